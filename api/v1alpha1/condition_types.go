@@ -1,0 +1,57 @@
+package v1alpha1
+
+// ConditionReady is the condition type every kseal kind reports: True when the
+// Secret matches the latest spec, False with a reason when it does not.
+const ConditionReady = "Ready"
+
+// Reasons of the Ready condition of a SealedSecret.
+const (
+	// ReasonUnsealed: every item was decrypted and the Secret is up to date.
+	ReasonUnsealed = "Unsealed"
+	// ReasonUnknownKey: no key held by the controller opened an item (sealed
+	// for another cluster, or with a key that was deleted).
+	ReasonUnknownKey = "UnknownKey"
+	// ReasonScopeMismatch: a key opened an item but it was sealed for another
+	// namespace, name or scope (for example a strict SealedSecret copied to
+	// another namespace).
+	ReasonScopeMismatch = "ScopeMismatch"
+	// ReasonCorruptData: an item is not valid base64 or is a truncated or
+	// garbled ciphertext.
+	ReasonCorruptData = "CorruptData"
+	// ReasonTemplateError: spec.template.data could not be rendered.
+	ReasonTemplateError = "TemplateError"
+	// ReasonSecretNotOwned: a Secret of that name exists and is not owned by
+	// this object; it is left untouched (annotate it kseal.dev/managed: "true"
+	// to let kseal adopt it).
+	ReasonSecretNotOwned = "SecretNotOwned"
+	// ReasonSecretImmutable: the Secret is immutable and its data differ; it
+	// must be deleted for the new data to be written.
+	ReasonSecretImmutable = "SecretImmutable"
+	// ReasonProgressing: the object is being reconciled.
+	ReasonProgressing = "Progressing"
+)
+
+// Annotations and labels shared by the CLI and the controller.
+const (
+	// AnnotationScope selects the sealing scope of a Secret or SealedSecret:
+	// "strict" (default), "namespace-wide" or "cluster-wide".
+	AnnotationScope = "kseal.dev/scope"
+	// AnnotationBitnamiNamespaceWide is sealed-secrets' namespace-wide
+	// annotation, accepted for compatibility.
+	AnnotationBitnamiNamespaceWide = "sealedsecrets.bitnami.com/namespace-wide"
+	// AnnotationBitnamiClusterWide is sealed-secrets' cluster-wide annotation,
+	// accepted for compatibility.
+	AnnotationBitnamiClusterWide = "sealedsecrets.bitnami.com/cluster-wide"
+	// AnnotationManaged: "true" on an existing Secret lets kseal adopt it.
+	AnnotationManaged = "kseal.dev/managed"
+	// AnnotationPatch: "true" merges the items into an existing Secret
+	// without owning it.
+	AnnotationPatch = "kseal.dev/patch"
+	// AnnotationSkipSetOwnerReferences: "true" leaves the Secret without an
+	// owner reference, so it outlives the SealedSecret.
+	AnnotationSkipSetOwnerReferences = "kseal.dev/skip-set-owner-references"
+	// LabelSealingKey marks a key-generation Secret; value "active".
+	LabelSealingKey = "kseal.dev/sealing-key"
+	// LabelBitnamiSealingKey marks a sealed-secrets key Secret; value "active".
+	LabelBitnamiSealingKey = "sealedsecrets.bitnami.com/sealed-secrets-key"
+)

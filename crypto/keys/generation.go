@@ -1,0 +1,123 @@
+package keys
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/kseal-dev/kseal/crypto/sealing"
+)
+
+// RSAKeyBits is the size of generated RSA keys, as in sealed-secrets.
+const RSAKeyBits = 4096
+
+// CertificateValidity is how long a generated certificate is valid. Sealers
+// are refused an expired certificate, while decryption keys never expire.
+const CertificateValidity = 10 * 365 * 24 * time.Hour
+
+// Generation is one key generation: the private keys and the certificate.
+type Generation struct {
+	// Name is the name of the Secret the generation is stored in.
+	Name string
+	// RSA is the RSA private key (v1 format).
+	RSA *rsa.PrivateKey
+	// Hybrid is the age hybrid identity (v2 format); nil for keys imported
+	// from sealed-secrets.
+	Hybrid *age.HybridIdentity
+	// CertificatePEM is the PEM of the self-signed certificate.
+	CertificatePEM []byte
+	// Certificate is the parsed certificate.
+	Certificate *Certificate
+}
+
+// GenerateOptions tunes Generate.
+type GenerateOptions struct {
+	// Name is the Secret name of the generation.
+	Name string
+	// CommonName is the certificate subject CN; "kseal" when empty.
+	CommonName string
+	// Now is the start of validity; time.Now when zero.
+	Now time.Time
+	// Validity overrides CertificateValidity when non-zero.
+	Validity time.Duration
+	// RSABits overrides RSAKeyBits when non-zero (tests use smaller keys).
+	RSABits int
+}
+
+// Generate creates a new key generation.
+func Generate(opts GenerateOptions) (*Generation, error) {
+	bits := opts.RSABits
+	if bits == 0 {
+		bits = RSAKeyBits
+	}
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	validity := opts.Validity
+	if validity == 0 {
+		validity = CertificateValidity
+	}
+	cn := opts.CommonName
+	if cn == "" {
+		cn = "kseal"
+	}
+	rsaKey, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		return nil, fmt.Errorf("generate RSA key: %w", err)
+	}
+	hybrid, err := age.GenerateHybridIdentity()
+	if err != nil {
+		return nil, fmt.Errorf("generate age hybrid identity: %w", err)
+	}
+	ext, err := MarshalRecipientExtension(hybrid.Recipient())
+	if err != nil {
+		return nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: cn, Organization: []string{"kseal"}},
+		NotBefore:             now.Add(-time.Minute).UTC(),
+		NotAfter:              now.Add(validity).UTC(),
+		KeyUsage:              x509.KeyUsageKeyEncipherment | x509.KeyUsageDataEncipherment | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		ExtraExtensions:       []pkix.Extension{{Id: OIDHybridRecipient, Value: ext}},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &rsaKey.PublicKey, rsaKey)
+	if err != nil {
+		return nil, fmt.Errorf("create certificate: %w", err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	cert, err := ParseCertificate(certPEM, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	return &Generation{Name: opts.Name, RSA: rsaKey, Hybrid: hybrid, CertificatePEM: certPEM, Certificate: cert}, nil
+}
+
+// DecryptionKey returns the generation's private half for a Keyring.
+func (g *Generation) DecryptionKey() *sealing.DecryptionKey {
+	return sealing.NewDecryptionKey(g.Name, g.RSA, g.Hybrid)
+}
+
+// PrivateKeyPEM returns the RSA key as PKCS#1 PEM, the form of tls.key.
+func (g *Generation) PrivateKeyPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(g.RSA)})
+}
+
+// NotBefore is when the generation's certificate became valid; generations
+// are ordered by it, newest first.
+func (g *Generation) NotBefore() time.Time { return g.Certificate.X509.NotBefore }

@@ -1,0 +1,219 @@
+package sealedsecret
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"text/template"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kseal-dev/kseal/api/v1alpha1"
+	"github.com/kseal-dev/kseal/crypto/scope"
+	"github.com/kseal-dev/kseal/crypto/sealing"
+)
+
+// UnsealOptions tunes Unseal.
+type UnsealOptions struct {
+	// PreferKey names the key that opened this object last; v1 items try it
+	// first.
+	PreferKey string
+}
+
+// Result is an unsealed SealedSecret.
+type Result struct {
+	// Secret is the Secret described by the SealedSecret, without owner
+	// references.
+	Secret *corev1.Secret
+	// KeyName is the name of the key that opened the items (the last one, if
+	// several keys were involved).
+	KeyName string
+}
+
+// Unseal opens every item of ss with kr and renders the Secret its template
+// describes. On failure it returns an *Error listing each failed item, and
+// no Secret. No error contains plaintext.
+func Unseal(ss *v1alpha1.SealedSecret, kr *sealing.Keyring, opts UnsealOptions) (*Result, error) {
+	sc, err := scope.FromAnnotations(ss.Annotations)
+	if err != nil {
+		return nil, &Error{Namespace: ss.Namespace, Name: ss.Name, Items: []*ItemError{{Err: &sealing.CorruptError{Detail: err.Error()}}}}
+	}
+	label := sc.Label(ss.Namespace, ss.Name)
+	var alternatives [][]byte
+	for _, other := range []scope.Scope{scope.Strict, scope.NamespaceWide, scope.ClusterWide} {
+		if other != sc {
+			alternatives = append(alternatives, other.Label(ss.Namespace, ss.Name))
+		}
+	}
+
+	data := make(map[string][]byte, len(ss.Spec.EncryptedData)+len(ss.Spec.Template.Data))
+	var failed []*ItemError
+	keyName := opts.PreferKey
+	for _, item := range slices.Sorted(maps.Keys(ss.Spec.EncryptedData)) {
+		ct, err := base64.StdEncoding.DecodeString(ss.Spec.EncryptedData[item])
+		if err != nil {
+			failed = append(failed, &ItemError{Item: item, Err: &sealing.CorruptError{Detail: "not valid base64"}})
+			continue
+		}
+		plaintext, key, err := kr.Open(ct, label, sealing.OpenOptions{Prefer: keyName, Alternatives: alternatives})
+		if err != nil {
+			failed = append(failed, &ItemError{Item: item, Err: err})
+			continue
+		}
+		keyName = key.Name
+		data[item] = plaintext
+	}
+	if len(failed) > 0 {
+		wipe(data)
+		return nil, &Error{Namespace: ss.Namespace, Name: ss.Name, Items: failed}
+	}
+	if err := renderTemplateData(ss.Spec.Template.Data, data); err != nil {
+		wipe(data)
+		return nil, &Error{Namespace: ss.Namespace, Name: ss.Name, Items: []*ItemError{err}}
+	}
+
+	meta := ss.Spec.Template.Metadata
+	secret := &corev1.Secret{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        ss.Name,
+			Namespace:   ss.Namespace,
+			Labels:      maps.Clone(meta.Labels),
+			Annotations: maps.Clone(meta.Annotations),
+			Finalizers:  slices.Clone(meta.Finalizers),
+		},
+		Type:      ss.Spec.Template.Type,
+		Immutable: ss.Spec.Template.Immutable,
+		Data:      data,
+	}
+	if secret.Type == "" {
+		secret.Type = corev1.SecretTypeOpaque
+	}
+	return &Result{Secret: secret, KeyName: keyName}, nil
+}
+
+// renderTemplateData renders spec.template.data: each value is a Go template
+// over the decrypted items (as strings). The output is added to data. Errors
+// never include a decrypted value.
+func renderTemplateData(templates map[string]string, data map[string][]byte) *ItemError {
+	if len(templates) == 0 {
+		return nil
+	}
+	values := make(map[string]string, len(data))
+	for k, v := range data {
+		values[k] = string(v)
+	}
+	rendered := make(map[string][]byte, len(templates))
+	for _, item := range slices.Sorted(maps.Keys(templates)) {
+		tmpl, err := template.New(item).Option("missingkey=error").Parse(templates[item])
+		if err != nil {
+			return &ItemError{Item: item, Err: &TemplateError{Detail: redact(err.Error(), values)}}
+		}
+		var buf bytes.Buffer
+		if err := tmpl.Execute(&buf, values); err != nil {
+			return &ItemError{Item: item, Err: &TemplateError{Detail: redact(err.Error(), values)}}
+		}
+		rendered[item] = buf.Bytes()
+	}
+	maps.Copy(data, rendered)
+	return nil
+}
+
+// redact withholds an error text that contains any decrypted value.
+func redact(msg string, values map[string]string) string {
+	for _, v := range values {
+		if len(v) >= 3 && strings.Contains(msg, v) {
+			return "error text withheld because it contained a secret value"
+		}
+	}
+	return msg
+}
+
+func wipe(data map[string][]byte) {
+	for _, v := range data {
+		clear(v)
+	}
+}
+
+// ErrTemplate matches a TemplateError.
+var ErrTemplate = errors.New("template error")
+
+// TemplateError says that spec.template.data could not be rendered.
+type TemplateError struct {
+	// Detail is the template engine's message, redacted.
+	Detail string
+}
+
+func (e *TemplateError) Error() string { return "template: " + e.Detail }
+
+// Is makes errors.Is(err, ErrTemplate) true.
+func (e *TemplateError) Is(target error) bool { return target == ErrTemplate }
+
+// ItemError is the failure of one item.
+type ItemError struct {
+	// Item is the key in spec.encryptedData (or spec.template.data); empty
+	// for a failure of the whole object.
+	Item string
+	// Err matches sealing.ErrUnknownKey, sealing.ErrScopeMismatch,
+	// sealing.ErrCorrupt or ErrTemplate.
+	Err error
+}
+
+func (e *ItemError) Error() string {
+	if e.Item == "" {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("item %q: %v", e.Item, e.Err)
+}
+
+func (e *ItemError) Unwrap() error { return e.Err }
+
+// Error lists why a SealedSecret could not be unsealed, item by item.
+type Error struct {
+	// Namespace and Name identify the SealedSecret.
+	Namespace, Name string
+	// Items holds one entry per failed item, in item order.
+	Items []*ItemError
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "unseal %s/%s: ", e.Namespace, e.Name)
+	for i, it := range e.Items {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(it.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the item errors, so errors.Is finds any cause.
+func (e *Error) Unwrap() []error {
+	out := make([]error, len(e.Items))
+	for i, it := range e.Items {
+		out[i] = it
+	}
+	return out
+}
+
+// Reason returns the v1alpha1 Ready reason for an unseal error: scope
+// mismatch first (the most actionable), then unknown key, then corrupt data
+// and template errors.
+func Reason(err error) string {
+	switch {
+	case errors.Is(err, sealing.ErrScopeMismatch):
+		return v1alpha1.ReasonScopeMismatch
+	case errors.Is(err, sealing.ErrUnknownKey):
+		return v1alpha1.ReasonUnknownKey
+	case errors.Is(err, ErrTemplate):
+		return v1alpha1.ReasonTemplateError
+	default:
+		return v1alpha1.ReasonCorruptData
+	}
+}
