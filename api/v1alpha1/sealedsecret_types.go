@@ -82,7 +82,7 @@ type SealedSecret struct {
 
 	// Status reports whether the Secret was created from the latest spec.
 	// +optional
-	Status SealedSecretStatus `json:"status,omitempty"`
+	Status SealedSecretStatus `json:"status,omitempty,omitzero"`
 }
 
 // SealedSecretList is a list of SealedSecrets.

@@ -1,0 +1,92 @@
+// Package cli is the kseal command line: sealing Secrets into SealedSecrets
+// (kubeseal's flags where they mean the same), offline unsealing for disaster
+// recovery, key generation and certificate inspection.
+//
+// Main is the entry point; cmd/kseal only calls it. Every command reads its
+// flags into an options struct and returns an error, which Main prints with a
+// hint when one is known.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// Version is the kseal version, set at build time with -ldflags
+// "-X github.com/kseal-dev/kseal/kubeseal-like-cli.Version=...".
+var Version = "dev"
+
+// streams are the process's standard streams, injected for tests.
+type streams struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+// Main runs the kseal command line with args (without the program name) and
+// returns the process exit code: 0 on success, 1 on any error.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	s := &streams{in: stdin, out: stdout, err: stderr}
+	root := newRootCommand(s)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.ExecuteContext(ctx); err != nil {
+		printError(stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func newRootCommand(s *streams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "kseal",
+		Short: "Keep Kubernetes Secrets in git: seal them to a cluster's key, or recover them offline",
+		Long: `kseal seals Kubernetes Secrets into SealedSecrets that only the kseal controller
+of one cluster can open, so they are safe to commit to git. It also unseals
+offline with backed-up keys for disaster recovery, makes key generations, and
+inspects certificates.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Version:       Version,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return withHint(err, "run the command with --help to see its flags")
+	})
+	root.AddCommand(
+		newSealCommand(s),
+		newUnsealCommand(s),
+		newKeygenCommand(s),
+		newCertCommand(s),
+	)
+	return root
+}
+
+// hintError is an error with advice for the user, printed on its own line.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e *hintError) Error() string { return e.err.Error() }
+func (e *hintError) Unwrap() error { return e.err }
+
+// withHint attaches advice to err; a nil err stays nil.
+func withHint(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return &hintError{err: err, hint: fmt.Sprintf(format, args...)}
+}
+
+func printError(w io.Writer, err error) {
+	fmt.Fprintf(w, "error: %v\n", err)
+	var h *hintError
+	if errors.As(err, &h) && h.hint != "" {
+		fmt.Fprintf(w, "hint: %s\n", h.hint)
+	}
+}
