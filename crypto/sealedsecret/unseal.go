@@ -182,15 +182,41 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	// Items that failed for the same reason are listed together, so a
+	// SealedSecret moved to another namespace gives one line, not one per item.
+	var causes []string
+	items := map[string][]string{}
+	for _, it := range e.Items {
+		cause := it.Err.Error()
+		if _, seen := items[cause]; !seen {
+			causes = append(causes, cause)
+		}
+		items[cause] = append(items[cause], it.Item)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "unseal %s/%s: ", e.Namespace, e.Name)
-	for i, it := range e.Items {
+	for i, cause := range causes {
 		if i > 0 {
 			b.WriteString("; ")
 		}
-		b.WriteString(it.Error())
+		switch names := items[cause]; {
+		case len(names) == 1 && names[0] == "":
+		case len(names) == 1:
+			fmt.Fprintf(&b, "item %q: ", names[0])
+		default:
+			fmt.Fprintf(&b, "items %s: ", quoteAll(names))
+		}
+		b.WriteString(cause)
 	}
 	return b.String()
+}
+
+func quoteAll(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, ", ")
 }
 
 // Unwrap returns the item errors, so errors.Is finds any cause.
