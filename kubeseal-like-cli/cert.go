@@ -58,7 +58,7 @@ func newCertCommand(s *streams) *cobra.Command {
 		Use:   "cert",
 		Short: "Work with sealing certificates",
 	}
-	cmd.AddCommand(newCertInspectCommand(s))
+	cmd.AddCommand(newCertInspectCommand(s), newCertFetchCommand(s))
 	return cmd
 }
 

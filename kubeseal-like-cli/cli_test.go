@@ -26,7 +26,9 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("KSEAL_CERT", "")
 			env.Setenv("SEALED_SECRETS_CERT", "")
-			return nil
+			env.Setenv("KUBECONFIG", "")
+			return setupScriptController(env)
 		},
+		Cmds: scriptCommands,
 	})
 }

@@ -62,6 +62,8 @@ inspects certificates.`,
 		newUnsealCommand(s),
 		newKeygenCommand(s),
 		newCertCommand(s),
+		newValidateCommand(s),
+		newReencryptCommand(s),
 	)
 	return root
 }

@@ -32,6 +32,8 @@ type sealOptions struct {
 	fromFile        string
 	mergeInto       string
 	allowEmptyData  bool
+	fetchCert       bool
+	controller      controllerFlags
 
 	now time.Time
 }
@@ -46,12 +48,19 @@ SealedSecret that only the cluster holding the certificate's private key can
 open. With several --cert flags it writes one SealedSecret per certificate.
 
 Format v2 (default, post-quantum) needs a kseal certificate; --format-version v1
-writes a bitnami.com SealedSecret that a sealed-secrets controller accepts.`,
+writes a bitnami.com SealedSecret that a sealed-secrets controller accepts.
+
+Without --cert (and without $KSEAL_CERT or $SEALED_SECRETS_CERT) it fetches the
+certificate from the controller, through the API server of the kubeconfig
+context or from --controller-url.`,
 		Example: `  kseal seal --cert cert.pem -f secret.yaml -w sealed.yaml
   kseal seal --cert cert.pem --raw --namespace prod --name db --from-file password.txt
   kseal seal --cert cert.pem --merge-into sealed.yaml < new-items.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.fetchCert {
+				return fetchCertificate(cmd.Context(), s, &o.controller, o.outFile)
+			}
 			o.now = time.Now()
 			versionSet := cmd.Flags().Changed("format-version")
 			return o.run(cmd.Context(), s, versionSet)
@@ -72,6 +81,8 @@ writes a bitnami.com SealedSecret that a sealed-secrets controller accepts.`,
 	f.StringVar(&o.fromFile, "from-file", "", "file holding the raw value (--raw)")
 	f.StringVar(&o.mergeInto, "merge-into", "", "add or replace the Secret's items in this existing SealedSecret file, atomically")
 	f.BoolVar(&o.allowEmptyData, "allow-empty-data", false, "allow a Secret without data")
+	f.BoolVar(&o.fetchCert, "fetch-cert", false, "print the controller's certificate and exit (as kseal cert fetch)")
+	o.controller.register(cmd)
 	return cmd
 }
 
@@ -94,19 +105,25 @@ func (o *sealOptions) run(ctx context.Context, s *streams, versionSet bool) erro
 	if o.raw && o.mergeInto != "" {
 		return withHint(errors.New("--raw and --merge-into cannot be combined"), "--merge-into takes a Secret; --raw prints one value")
 	}
-	if len(o.certs) == 0 {
-		return withHint(errNoCert, hintNoCert)
-	}
 	if o.mergeInto != "" && len(o.certs) > 1 {
 		return withHint(errors.New("--merge-into takes one --cert"), "a SealedSecret file belongs to one cluster; merge into each file separately")
 	}
 	certs := make([]*keys.Certificate, 0, len(o.certs))
-	for _, src := range o.certs {
-		c, err := loadCertificate(ctx, src, o.now)
+	if len(o.certs) == 0 {
+		// No --cert: ask the controller, as kubeseal does.
+		c, src, err := certificateFromController(ctx, &o.controller, o.now)
 		if err != nil {
 			return err
 		}
-		certs = append(certs, c)
+		certs, o.certs = append(certs, c), []string{src}
+	} else {
+		for _, src := range o.certs {
+			c, err := loadCertificate(ctx, src, o.now)
+			if err != nil {
+				return err
+			}
+			certs = append(certs, c)
+		}
 	}
 	if o.raw {
 		return o.runRaw(s, certs, sc, version)

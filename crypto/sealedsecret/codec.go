@@ -136,7 +136,9 @@ func DecodeSealedSecret(data []byte) (*v1alpha1.SealedSecret, error) {
 func fieldError(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return fmt.Sprintf("field %s has the wrong type (%s where %s is expected)", te.Field, te.Value, te.Type)
+		// te.Value is "number 12.5" for numbers: keep the kind, not the value.
+		kind, _, _ := strings.Cut(te.Value, " ")
+		return fmt.Sprintf("field %s has the wrong type (%s where %s is expected)", te.Field, kind, te.Type)
 	}
 	var ce base64.CorruptInputError
 	if errors.As(err, &ce) {

@@ -46,12 +46,17 @@ func Seal(secret *corev1.Secret, pk *sealing.PublicKey, opts SealOptions) (*v1al
 	if version == 0 {
 		version = sealing.V2
 	}
-	sc, err := scope.FromAnnotations(secret.Annotations)
-	if err != nil {
-		return nil, err
+	if version != sealing.V1 && version != sealing.V2 {
+		return nil, fmt.Errorf("unknown format version %d", version)
 	}
+	var sc scope.Scope
 	if opts.Scope != nil {
 		sc = *opts.Scope
+	} else {
+		var err error
+		if sc, err = scope.FromAnnotations(secret.Annotations); err != nil {
+			return nil, err
+		}
 	}
 	if sc != scope.ClusterWide && secret.Namespace == "" {
 		return nil, ErrNoNamespace
@@ -98,7 +103,7 @@ func Seal(secret *corev1.Secret, pk *sealing.PublicKey, opts SealOptions) (*v1al
 					Annotations: nilIfEmpty(annotations),
 				},
 				Type:      secret.Type,
-				Immutable: secret.Immutable,
+				Immutable: cloneBool(secret.Immutable),
 			},
 		},
 	}
@@ -120,6 +125,14 @@ func SealItems(items map[string][]byte, pk *sealing.PublicKey, version sealing.V
 		out[k] = base64.StdEncoding.EncodeToString(ct)
 	}
 	return out, nil
+}
+
+func cloneBool(b *bool) *bool {
+	if b == nil {
+		return nil
+	}
+	v := *b
+	return &v
 }
 
 func nilIfEmpty(m map[string]string) map[string]string {

@@ -62,7 +62,7 @@ func Unseal(ss *v1alpha1.SealedSecret, kr *sealing.Keyring, opts UnsealOptions) 
 		}
 		plaintext, key, err := kr.Open(ct, label, sealing.OpenOptions{Prefer: keyName, Alternatives: alternatives})
 		if err != nil {
-			failed = append(failed, &ItemError{Item: item, Err: err})
+			failed = append(failed, &ItemError{Item: item, Err: classify(err)})
 			continue
 		}
 		keyName = key.Name
@@ -88,13 +88,22 @@ func Unseal(ss *v1alpha1.SealedSecret, kr *sealing.Keyring, opts UnsealOptions) 
 			Finalizers:  slices.Clone(meta.Finalizers),
 		},
 		Type:      ss.Spec.Template.Type,
-		Immutable: ss.Spec.Template.Immutable,
+		Immutable: cloneBool(ss.Spec.Template.Immutable),
 		Data:      data,
 	}
 	if secret.Type == "" {
 		secret.Type = corev1.SecretTypeOpaque
 	}
 	return &Result{Secret: secret, KeyName: keyName}, nil
+}
+
+// classify makes every open failure match one of the causes ItemError
+// promises: an oversized value (a sealing.SizeError) counts as corrupt.
+func classify(err error) error {
+	if errors.Is(err, sealing.ErrUnknownKey) || errors.Is(err, sealing.ErrScopeMismatch) || errors.Is(err, sealing.ErrCorrupt) {
+		return err
+	}
+	return &sealing.CorruptError{Detail: err.Error()}
 }
 
 // renderTemplateData renders spec.template.data: each value is a Go template
@@ -112,16 +121,76 @@ func renderTemplateData(templates map[string]string, data map[string][]byte) *It
 	for _, item := range slices.Sorted(maps.Keys(templates)) {
 		tmpl, err := template.New(item).Option("missingkey=error").Parse(templates[item])
 		if err != nil {
-			return &ItemError{Item: item, Err: &TemplateError{Detail: redact(err.Error(), values)}}
+			// Parsing sees only the template, which is public; redact in case
+			// it spells out a value anyway.
+			return &ItemError{Item: item, Err: &TemplateError{Detail: redact(strings.TrimPrefix(err.Error(), "template: "), values)}}
 		}
-		var buf bytes.Buffer
-		if err := tmpl.Execute(&buf, values); err != nil {
-			return &ItemError{Item: item, Err: &TemplateError{Detail: redact(err.Error(), values)}}
+		buf := &limitedBuffer{limit: sealing.MaxValueSize}
+		if err := tmpl.Execute(buf, values); err != nil {
+			return &ItemError{Item: item, Err: &TemplateError{Detail: redact(strings.TrimPrefix(execErrorDetail(err), "template: "), values)}}
 		}
 		rendered[item] = buf.Bytes()
 	}
 	maps.Copy(data, rendered)
 	return nil
+}
+
+// errOutputTooLarge stops a template whose output outgrows a Secret value.
+var errOutputTooLarge = fmt.Errorf("output exceeds %d bytes", sealing.MaxValueSize)
+
+// limitedBuffer is a bytes.Buffer that refuses to grow past limit, so that a
+// template such as {{ range 1000000000 }} cannot exhaust memory.
+type limitedBuffer struct {
+	bytes.Buffer
+	limit int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > b.limit {
+		return 0, errOutputTooLarge
+	}
+	return b.Buffer.Write(p)
+}
+
+// sourceOnlyMessages start execution error messages that quote nothing but
+// the template source; they are worth showing in full.
+var sourceOnlyMessages = []string{
+	"map has no entry for key ",
+	"can't evaluate field ",
+}
+
+// execErrorDetail describes a template execution error without what the
+// failed action operated on. text/template words its errors as
+//
+//	template: NAME:LINE:COL: executing "NAME" at <ACTION>: MESSAGE
+//
+// where everything up to the action comes from the template source, and
+// MESSAGE may print values, as in "range can't iterate over VALUE" or
+// "non-function VALUE of type string" (a value piped through printf or slice
+// would also escape a plain search for it). MESSAGE is kept only when it is
+// known to quote the source alone.
+func execErrorDetail(err error) string {
+	if errors.Is(err, errOutputTooLarge) {
+		return err.Error()
+	}
+	const sep = ">: "
+	msg := err.Error()
+	head, tail, found := strings.Cut(msg, sep)
+	if !found {
+		return "execution failed (the engine's message is withheld: it may quote a secret value)"
+	}
+	// Exactly one separator tells the action apart from the message.
+	if !strings.Contains(tail, sep) {
+		for _, prefix := range sourceOnlyMessages {
+			if strings.HasPrefix(tail, prefix) {
+				return msg
+			}
+		}
+		if strings.HasPrefix(tail, "template ") && strings.HasSuffix(tail, " not defined") {
+			return msg
+		}
+	}
+	return head + sep + "execution failed (the engine's message is withheld: it may quote a secret value)"
 }
 
 // redact withholds an error text that contains any decrypted value.

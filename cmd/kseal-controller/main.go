@@ -1,0 +1,126 @@
+// Command kseal-controller runs kseal in a cluster: it holds the sealing
+// keys, turns SealedSecrets into Secrets and serves the HTTP API the CLI uses.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/kseal-dev/kseal/api/v1alpha1"
+	"github.com/kseal-dev/kseal/controllers"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		namespace        = flag.String("namespace", envOr("POD_NAMESPACE", "kseal-system"), "namespace of the controller and its key Secrets")
+		renewPeriod      = flag.Duration("key-renew-period", 720*time.Hour, "make a new key generation this often (0 disables renewal)")
+		cutoff           = flag.String("key-cutoff-time", "", "RFC 3339 time: make a new key generation at start if the newest is older")
+		workers          = flag.Int("workers", 4, "SealedSecrets reconciled in parallel")
+		qps              = flag.Float64("kube-api-qps", 200, "Kubernetes client queries per second")
+		burst            = flag.Int("kube-api-burst", 400, "Kubernetes client burst")
+		metricsAddr      = flag.String("metrics-bind-address", ":8081", "metrics address (0 disables)")
+		probeAddr        = flag.String("health-probe-bind-address", ":8082", "health probe address")
+		apiAddr          = flag.String("listen-addr", ":8080", "HTTP API address")
+		leaderElect      = flag.Bool("leader-elect", true, "elect a leader so only one replica reconciles")
+		watchNamespaces  = flag.String("watch-namespaces", "", "comma-separated namespaces to watch (default all)")
+		bitnamiNamespace = flag.String("bitnami-key-namespace", "", "namespace whose sealed-secrets key Secrets are loaded as extra decryption keys")
+	)
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+
+	var cutoffTime time.Time
+	if *cutoff != "" {
+		t, err := time.Parse(time.RFC3339, *cutoff)
+		if err != nil {
+			return fmt.Errorf("--key-cutoff-time: %w", err)
+		}
+		cutoffTime = t
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return err
+	}
+	cfg.QPS, cfg.Burst = float32(*qps), *burst
+	cacheOpts := cache.Options{}
+	if *watchNamespaces != "" {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{*namespace: {}}
+		if *bitnamiNamespace != "" {
+			cacheOpts.DefaultNamespaces[*bitnamiNamespace] = cache.Config{}
+		}
+		for _, ns := range strings.Split(*watchNamespaces, ",") {
+			cacheOpts.DefaultNamespaces[strings.TrimSpace(ns)] = cache.Config{}
+		}
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Cache:                   cacheOpts,
+		Metrics:                 metricsserver.Options{BindAddress: *metricsAddr},
+		HealthProbeBindAddress:  *probeAddr,
+		LeaderElection:          *leaderElect,
+		LeaderElectionID:        "kseal-controller.kseal.dev",
+		LeaderElectionNamespace: *namespace,
+	})
+	if err != nil {
+		return err
+	}
+	c, err := controllers.Setup(mgr, controllers.Options{
+		Keys: controllers.KeyManagerOptions{
+			Namespace:        *namespace,
+			RenewPeriod:      *renewPeriod,
+			CutoffTime:       cutoffTime,
+			BitnamiNamespace: *bitnamiNamespace,
+		},
+		Workers:    *workers,
+		APIAddress: *apiAddr,
+	})
+	if err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("keys", func(_ *http.Request) error {
+		if len(c.KeyManager.Keyring().Keys()) == 0 {
+			return fmt.Errorf("no keys loaded yet")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,205 @@
+package controllers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/kseal-dev/kseal/api/v1alpha1"
+	"github.com/kseal-dev/kseal/crypto/keys"
+	"github.com/kseal-dev/kseal/crypto/sealing"
+)
+
+// KeyManagerOptions configures the key manager.
+type KeyManagerOptions struct {
+	// Namespace holds kseal's key Secrets.
+	Namespace string
+	// RenewPeriod is how old the newest generation may get before a new one
+	// is made; zero disables renewal.
+	RenewPeriod time.Duration
+	// CutoffTime forces a new generation when the newest is older than it.
+	CutoffTime time.Time
+	// BitnamiNamespace, when set, is a namespace whose sealed-secrets key
+	// Secrets are loaded as extra decryption keys (for migration).
+	BitnamiNamespace string
+	// RSABits overrides the RSA key size of new generations (tests).
+	RSABits int
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// KeyManager keeps the cluster's key generations: it loads every active key
+// Secret, creates the first generation and renews it on schedule, and picks up
+// key Secrets created, relabelled or deleted by hand without a restart. It is
+// the controller's KeySource.
+type KeyManager struct {
+	client client.Client
+	opts   KeyManagerOptions
+	snap   atomic.Pointer[keySnapshot]
+	// ready is closed after the first successful load.
+	ready chan struct{}
+	once  atomicOnce
+}
+
+var _ KeySource = &KeyManager{}
+
+// NewKeyManager returns a KeyManager; SetupWithManager starts it.
+func NewKeyManager(c client.Client, opts KeyManagerOptions) *KeyManager {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	km := &KeyManager{client: c, opts: opts, ready: make(chan struct{})}
+	km.snap.Store(newKeySnapshot(nil))
+	return km
+}
+
+// Keyring implements KeySource.
+func (km *KeyManager) Keyring() *sealing.Keyring { return km.snap.Load().keyring }
+
+// Newest implements KeySource.
+func (km *KeyManager) Newest() *keys.Generation { return km.snap.Load().newest }
+
+// Generations returns the loaded generations, newest first.
+func (km *KeyManager) Generations() []*keys.Generation { return km.snap.Load().gens }
+
+// Ready is closed once keys have been loaded for the first time.
+func (km *KeyManager) Ready() <-chan struct{} { return km.ready }
+
+// keyManagerRequest is the single reconcile request of the key manager: all
+// key Secrets are reloaded together.
+var keyManagerRequest = reconcile.Request{NamespacedName: types.NamespacedName{Name: "kseal-keys"}}
+
+// SetupWithManager registers the key manager: it reloads on any change to a
+// Secret in the key namespaces and on its renewal timer.
+func (km *KeyManager) SetupWithManager(mgr ctrl.Manager) error {
+	inKeyNamespace := predicate.NewPredicateFuncs(func(o client.Object) bool {
+		return o.GetNamespace() == km.opts.Namespace ||
+			(km.opts.BitnamiNamespace != "" && o.GetNamespace() == km.opts.BitnamiNamespace)
+	})
+	toSingleRequest := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
+		return []reconcile.Request{keyManagerRequest}
+	})
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("keymanager").
+		WatchesRawSource(startupSource()).
+		Watches(&corev1.Secret{}, toSingleRequest, builder.WithPredicates(inKeyNamespace)).
+		WithOptions(controllerOptions(1)).
+		Complete(km)
+}
+
+// Reconcile loads the key generations, makes a new one when needed, and
+// schedules the next renewal.
+func (km *KeyManager) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
+	log := logf.FromContext(ctx)
+	gens, err := km.load(ctx)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	snap := newKeySnapshot(gens)
+	now := km.opts.Now()
+	if reason := km.needsNewGeneration(snap.newest, now); reason != "" {
+		g, err := km.create(ctx, now)
+		if err != nil {
+			return reconcile.Result{}, fmt.Errorf("create key generation (%s): %w", reason, err)
+		}
+		log.Info("created key generation", "secret", km.opts.Namespace+"/"+g.Name, "reason", reason)
+		snap = newKeySnapshot(append(gens, g))
+	}
+	km.snap.Store(snap)
+	keysLoaded.Set(float64(len(snap.gens)))
+	km.once.Do(func() { close(km.ready) })
+	if km.opts.RenewPeriod > 0 && snap.newest != nil {
+		next := snap.newest.NotBefore().Add(km.opts.RenewPeriod).Sub(now)
+		if next < time.Second {
+			next = time.Second
+		}
+		return reconcile.Result{RequeueAfter: next}, nil
+	}
+	return reconcile.Result{}, nil
+}
+
+// needsNewGeneration says why a new generation is needed, or "".
+func (km *KeyManager) needsNewGeneration(newest *keys.Generation, now time.Time) string {
+	switch {
+	case newest == nil || newest.Hybrid == nil:
+		return "no kseal key generation"
+	case !km.opts.CutoffTime.IsZero() && newest.NotBefore().Before(km.opts.CutoffTime) && !now.Before(km.opts.CutoffTime):
+		return "newest generation is older than the key cutoff time"
+	case km.opts.RenewPeriod > 0 && !now.Before(newest.NotBefore().Add(km.opts.RenewPeriod)):
+		return "renew period elapsed"
+	}
+	return ""
+}
+
+// load reads every active key Secret. A Secret that cannot be read is logged
+// and skipped: one damaged Secret must not stop the others from working.
+func (km *KeyManager) load(ctx context.Context) ([]*keys.Generation, error) {
+	log := logf.FromContext(ctx)
+	var gens []*keys.Generation
+	sources := []struct{ namespace, label string }{{km.opts.Namespace, v1alpha1.LabelSealingKey}}
+	if km.opts.BitnamiNamespace != "" {
+		sources = append(sources, struct{ namespace, label string }{km.opts.BitnamiNamespace, v1alpha1.LabelBitnamiSealingKey})
+	}
+	for _, src := range sources {
+		var list corev1.SecretList
+		sel := labels.SelectorFromSet(labels.Set{src.label: "active"})
+		if err := km.client.List(ctx, &list, client.InNamespace(src.namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+			return nil, fmt.Errorf("list key Secrets in %s: %w", src.namespace, err)
+		}
+		for i := range list.Items {
+			g, err := keys.FromSecret(&list.Items[i])
+			if err != nil {
+				log.Error(err, "skipping unreadable key Secret")
+				continue
+			}
+			if src.label == v1alpha1.LabelBitnamiSealingKey {
+				g.Name = "bitnami:" + g.Name
+			}
+			gens = append(gens, g)
+		}
+	}
+	return gens, nil
+}
+
+func (km *KeyManager) create(ctx context.Context, now time.Time) (*keys.Generation, error) {
+	suffix := make([]byte, 4)
+	if _, err := rand.Read(suffix); err != nil {
+		return nil, err
+	}
+	g, err := keys.Generate(keys.GenerateOptions{
+		Name:    "kseal-key-" + hex.EncodeToString(suffix),
+		Now:     now,
+		RSABits: km.opts.RSABits,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := km.client.Create(ctx, g.Secret(km.opts.Namespace)); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, err
+	}
+	return g, nil
+}
+
+// atomicOnce is sync.Once without copying concerns in a struct with atomics.
+type atomicOnce struct{ done atomic.Bool }
+
+func (o *atomicOnce) Do(f func()) {
+	if o.done.CompareAndSwap(false, true) {
+		f()
+	}
+}

@@ -1,0 +1,255 @@
+package controllers
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"maps"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/kseal-dev/kseal/api/v1alpha1"
+	"github.com/kseal-dev/kseal/crypto/sealedsecret"
+)
+
+// Event reasons of the SealedSecret reconciler.
+const (
+	EventUnsealed       = "Unsealed"
+	EventUnsealFailed   = "UnsealFailed"
+	EventSecretNotOwned = "SecretNotOwned"
+	EventSecretRefused  = "SecretImmutable"
+)
+
+// SealedSecretReconciler turns SealedSecrets into Secrets.
+//
+// +kubebuilder:rbac:groups=kseal.dev,resources=sealedsecrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=kseal.dev,resources=sealedsecrets/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+type SealedSecretReconciler struct {
+	client.Client
+	// Keys gives the decryption keys.
+	Keys KeySource
+	// Recorder records events; they never contain secret values.
+	Recorder record.EventRecorder
+	// Workers is the number of SealedSecrets reconciled in parallel.
+	Workers int
+}
+
+// SetupWithManager registers the reconciler; Secrets it owns are watched so
+// deleted or edited Secrets are restored.
+func (r *SealedSecretReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.SealedSecret{}).
+		Owns(&corev1.Secret{}).
+		WithOptions(controllerOptions(max(r.Workers, 1))).
+		Complete(r)
+}
+
+// Reconcile brings the Secret of one SealedSecret up to date. It records the
+// outcome in the Ready condition with one status patch.
+func (r *SealedSecretReconciler) Reconcile(ctx context.Context, req reconcile.Request) (result reconcile.Result, retErr error) {
+	ss := &v1alpha1.SealedSecret{}
+	if err := r.Get(ctx, req.NamespacedName, ss); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if !ss.DeletionTimestamp.IsZero() {
+		return reconcile.Result{}, nil // the owner reference lets the garbage collector remove the Secret
+	}
+	base := ss.DeepCopy()
+	defer func() {
+		if err := r.patchStatus(ctx, base, ss); err != nil && retErr == nil {
+			retErr = err
+		}
+	}()
+
+	if len(r.Keys.Keyring().Keys()) == 0 {
+		setReady(ss, metav1.ConditionUnknown, v1alpha1.ReasonProgressing, "waiting for the controller's keys to load")
+		return reconcile.Result{RequeueAfter: time.Second}, nil
+	}
+
+	secret, err := r.currentSecret(ctx, ss)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	in := policyInput{ss: ss, secret: secret, sealedHash: sealedHash(ss)}
+	act, reason, message := decide(in)
+	switch act {
+	case actionNone:
+		setReady(ss, metav1.ConditionTrue, reason, message)
+		return reconcile.Result{}, nil
+	case actionRefuse:
+		setReady(ss, metav1.ConditionFalse, reason, message)
+		r.event(ss, corev1.EventTypeWarning, reason, message)
+		unsealTotal.WithLabelValues("error", reason).Inc()
+		return reconcile.Result{}, nil // re-run when the Secret or SealedSecret changes
+	}
+
+	desired, keyName, err := r.unseal(ss, secret)
+	if err != nil {
+		reason := sealedsecret.Reason(err)
+		setReady(ss, metav1.ConditionFalse, reason, err.Error())
+		r.event(ss, corev1.EventTypeWarning, EventUnsealFailed, err.Error())
+		unsealTotal.WithLabelValues("error", reason).Inc()
+		// Bad ciphertext or scope does not heal by retrying; a key change or
+		// spec change triggers a new reconcile.
+		return reconcile.Result{}, reconcile.TerminalError(err)
+	}
+	if err := r.write(ctx, ss, secret, desired, in.sealedHash, keyName, act); err != nil {
+		setReady(ss, metav1.ConditionFalse, v1alpha1.ReasonProgressing, "writing the Secret failed: "+err.Error())
+		return reconcile.Result{}, err
+	}
+	setReady(ss, metav1.ConditionTrue, v1alpha1.ReasonUnsealed, "Secret "+ss.Name+" is up to date")
+	r.event(ss, corev1.EventTypeNormal, EventUnsealed, fmt.Sprintf("Secret %s %s", ss.Name, map[action]string{actionCreate: "created", actionUpdate: "updated"}[act]))
+	unsealTotal.WithLabelValues("success", v1alpha1.ReasonUnsealed).Inc()
+	return reconcile.Result{}, nil
+}
+
+// currentSecret returns the target Secret, or nil when it does not exist.
+func (r *SealedSecretReconciler) currentSecret(ctx context.Context, ss *v1alpha1.SealedSecret) (*corev1.Secret, error) {
+	secret := &corev1.Secret{}
+	err := r.Get(ctx, client.ObjectKeyFromObject(ss), secret)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get Secret: %w", err)
+	}
+	return secret, nil
+}
+
+// unseal decrypts every item and returns the rendered Secret.
+func (r *SealedSecretReconciler) unseal(ss *v1alpha1.SealedSecret, current *corev1.Secret) (*corev1.Secret, string, error) {
+	prefer := ""
+	if current != nil {
+		prefer = current.Annotations[AnnotationUnsealedWith]
+	}
+	start := time.Now()
+	res, err := sealedsecret.Unseal(ss, r.Keys.Keyring(), sealedsecret.UnsealOptions{PreferKey: prefer})
+	decryptDuration.Observe(time.Since(start).Seconds())
+	countDecryptions(ss)
+	if err != nil {
+		return nil, "", err
+	}
+	return res.Secret, res.KeyName, nil
+}
+
+// countDecryptions adds the items of ss to kseal_decryptions_total by format.
+func countDecryptions(ss *v1alpha1.SealedSecret) {
+	v1, v2 := 0, 0
+	for _, v := range ss.Spec.EncryptedData {
+		head, _ := base64.StdEncoding.DecodeString(v[:min(len(v), 8)])
+		if len(head) >= 4 && string(head[:4]) == "KSL2" {
+			v2++
+		} else {
+			v1++
+		}
+	}
+	decryptionsTotal.WithLabelValues("v1").Add(float64(v1))
+	decryptionsTotal.WithLabelValues("v2").Add(float64(v2))
+}
+
+// write creates or updates the Secret from desired.
+func (r *SealedSecretReconciler) write(ctx context.Context, ss *v1alpha1.SealedSecret, current, desired *corev1.Secret, hash, keyName string, act action) error {
+	patchMode := isPatchMode(ss)
+	var target *corev1.Secret
+	if act == actionCreate {
+		target = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: ss.Name, Namespace: ss.Namespace}}
+	} else {
+		target = current.DeepCopy()
+	}
+	if target.Labels == nil {
+		target.Labels = map[string]string{}
+	}
+	if target.Annotations == nil {
+		target.Annotations = map[string]string{}
+	}
+	maps.Copy(target.Labels, desired.Labels)
+	maps.Copy(target.Annotations, desired.Annotations)
+	delete(target.Annotations, v1alpha1.AnnotationPatch)
+	if patchMode && current != nil {
+		if target.Data == nil {
+			target.Data = map[string][]byte{}
+		}
+		maps.Copy(target.Data, desired.Data)
+	} else {
+		target.Data = desired.Data
+		target.Type = desired.Type
+		target.Immutable = desired.Immutable
+	}
+	if act == actionCreate {
+		target.Type = desired.Type
+		target.Immutable = desired.Immutable
+	}
+	if !patchMode && !skipOwnerReferences(ss) {
+		if err := controllerutil.SetControllerReference(ss, target, r.Scheme()); err != nil {
+			return err
+		}
+	}
+	var keys []string
+	if patchMode {
+		keys = itemKeys(policyInput{ss: ss})
+	}
+	target.Annotations[AnnotationSealedHash] = hash
+	target.Annotations[AnnotationDataHash] = dataHash(target, keys)
+	target.Annotations[AnnotationUnsealedWith] = keyName
+	if act == actionCreate {
+		return r.Create(ctx, target)
+	}
+	return r.Update(ctx, target)
+}
+
+func (r *SealedSecretReconciler) event(ss *v1alpha1.SealedSecret, typ, reason, message string) {
+	if r.Recorder != nil {
+		r.Recorder.Event(ss, typ, reason, message)
+	}
+}
+
+func setReady(ss *v1alpha1.SealedSecret, status metav1.ConditionStatus, reason, message string) {
+	apimeta.SetStatusCondition(&ss.Status.Conditions, metav1.Condition{
+		Type:               v1alpha1.ConditionReady,
+		Status:             status,
+		Reason:             reason,
+		Message:            message,
+		ObservedGeneration: ss.Generation,
+	})
+	ss.Status.ObservedGeneration = ss.Generation
+}
+
+// patchStatus writes the status once, and only when it changed.
+func (r *SealedSecretReconciler) patchStatus(ctx context.Context, base, ss *v1alpha1.SealedSecret) error {
+	if apiequalStatus(base.Status, ss.Status) {
+		return nil
+	}
+	if err := r.Status().Patch(ctx, ss, client.MergeFrom(base)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		logf.FromContext(ctx).Error(err, "patch status")
+		return err
+	}
+	return nil
+}
+
+func apiequalStatus(a, b v1alpha1.SealedSecretStatus) bool {
+	if a.ObservedGeneration != b.ObservedGeneration || len(a.Conditions) != len(b.Conditions) {
+		return false
+	}
+	for i := range a.Conditions {
+		x, y := a.Conditions[i], b.Conditions[i]
+		if x.Type != y.Type || x.Status != y.Status || x.Reason != y.Reason || x.Message != y.Message || x.ObservedGeneration != y.ObservedGeneration {
+			return false
+		}
+	}
+	return true
+}

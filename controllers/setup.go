@@ -1,0 +1,90 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+)
+
+// Options configures the controllers Setup registers.
+type Options struct {
+	// Keys configures the key manager.
+	Keys KeyManagerOptions
+	// Workers is the number of SealedSecrets reconciled in parallel.
+	Workers int
+	// APIAddress is the listen address of the HTTP API (":8080"); empty
+	// disables it.
+	APIAddress string
+	// SkipNameValidation allows several managers in one process (tests that
+	// restart the controller).
+	SkipNameValidation bool
+}
+
+// Controllers are the running pieces Setup created.
+type Controllers struct {
+	// KeyManager is the controller's KeySource.
+	KeyManager *KeyManager
+	// SealedSecrets is the SealedSecret reconciler.
+	SealedSecrets *SealedSecretReconciler
+}
+
+// Setup registers the key manager, the SealedSecret reconciler and the HTTP
+// API with mgr.
+func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
+	if opts.SkipNameValidation {
+		skipNameValidation = true
+	}
+	km := NewKeyManager(mgr.GetClient(), opts.Keys)
+	if err := km.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("key manager: %w", err)
+	}
+	ssr := &SealedSecretReconciler{
+		Client:   mgr.GetClient(),
+		Keys:     km,
+		Recorder: mgr.GetEventRecorderFor("kseal-controller"), //nolint:staticcheck // core/v1 events, readable by kubectl describe
+		Workers:  opts.Workers,
+	}
+	if err := ssr.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("sealedsecret controller: %w", err)
+	}
+	if opts.APIAddress != "" {
+		if err := mgr.Add(&apiServer{addr: opts.APIAddress, handler: NewAPIHandler(km, APIOptions{Observe: observeAPI, Log: mgr.GetLogger().WithName("api")})}); err != nil {
+			return nil, err
+		}
+	}
+	return &Controllers{KeyManager: km, SealedSecrets: ssr}, nil
+}
+
+// apiServer runs the HTTP API on every replica (not only the leader): it
+// only reads keys.
+type apiServer struct {
+	addr    string
+	handler http.Handler
+}
+
+func (s *apiServer) NeedLeaderElection() bool { return false }
+
+func (s *apiServer) Start(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("HTTP API: %w", err)
+	}
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	logf.FromContext(ctx).Info("serving HTTP API", "address", ln.Addr().String())
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,352 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kseal-dev/kseal/api/v1alpha1"
+	"github.com/kseal-dev/kseal/crypto/sealedsecret"
+)
+
+type reencryptOptions struct {
+	controller controllerFlags
+}
+
+func newReencryptCommand(s *streams) *cobra.Command {
+	o := &reencryptOptions{}
+	cmd := &cobra.Command{
+		Use:   "reencrypt PATH...",
+		Short: "Re-encrypt SealedSecrets in files and directories with the controller's newest key",
+		Long: `Reencrypt sends every SealedSecret found in the given files, and in the
+*.yaml, *.yml and *.json files under the given directories (hidden directories
+such as .git are skipped), to the controller, which seals its items again with
+its newest key generation. Files are rewritten in place, atomically, and only
+when a SealedSecret changed; other documents of a multi-document file are kept
+byte for byte. kseal.dev objects are sealed in format v2, bitnami.com objects in
+format v1, each with its scope.
+
+A file with a problem (not YAML, or a SealedSecret the controller cannot
+unseal) is left untouched and listed at the end; the exit code is then 1.`,
+		Example: `  kseal reencrypt clusters/prod
+  kseal reencrypt --context prod apps/db/sealed.yaml`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd.Context(), s, args)
+		},
+	}
+	o.controller.register(cmd)
+	return cmd
+}
+
+// fileResult is what became of one file.
+type fileResult int
+
+const (
+	fileWithout   fileResult = iota // no SealedSecret in it
+	fileUnchanged                   // every SealedSecret was up to date
+	fileChanged                     // rewritten
+)
+
+func (o *reencryptOptions) run(ctx context.Context, s *streams, paths []string) error {
+	files, err := manifestFiles(paths)
+	if err != nil {
+		return err
+	}
+	c, err := o.controller.client()
+	if err != nil {
+		return err
+	}
+	progress := isTerminal(s.err)
+	var changed, unchanged, found int
+	var failed []string
+	var abort error
+	for i, path := range files {
+		if progress {
+			fmt.Fprintf(s.err, "\r\033[K[%d/%d] %s", i+1, len(files), path)
+		}
+		res, err := reencryptFile(ctx, c, path)
+		if err != nil {
+			if unreachable(err) {
+				abort = o.controller.reachError("re-encrypt "+path, c, err)
+				break
+			}
+			failed = append(failed, fmt.Sprintf("%s: %v", path, err))
+			found++
+			continue
+		}
+		switch res {
+		case fileChanged:
+			changed++
+		case fileUnchanged:
+			unchanged++
+		}
+		if res != fileWithout {
+			found++
+		}
+	}
+	if progress {
+		fmt.Fprint(s.err, "\r\033[K")
+	}
+	fmt.Fprintf(s.out, "reencrypt: %d changed, %d unchanged, %d failed\n", changed, unchanged, len(failed))
+	for _, f := range failed {
+		fmt.Fprintf(s.out, "  failed: %s\n", f)
+	}
+	switch {
+	case abort != nil:
+		return abort
+	case len(failed) > 0:
+		return withHint(fmt.Errorf("%d file(s) could not be re-encrypted and were left unchanged", len(failed)),
+			"fix the files listed above and run kseal reencrypt again; files already re-encrypted stay as they are")
+	case found == 0:
+		fmt.Fprintf(s.err, "reencrypt: no SealedSecret found in %d file(s)\n", len(files))
+	}
+	return nil
+}
+
+// unreachable reports whether err is about the controller rather than one
+// object: then every other file would fail the same way.
+func unreachable(err error) bool {
+	var ce *controllerError
+	if errors.As(err, &ce) {
+		switch ce.Status {
+		case 400, 409, 413:
+			return false
+		}
+		return true
+	}
+	var ue *url.Error
+	var ne net.Error
+	return errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// reencryptFile sends each SealedSecret of the file at path to the
+// controller and rewrites the file when one changed.
+func reencryptFile(ctx context.Context, c *controllerClient, path string) (fileResult, error) {
+	data, err := readManifestFile(path)
+	if err != nil {
+		return 0, err
+	}
+	docs, err := splitDocuments(data)
+	if err != nil {
+		return 0, err
+	}
+	res := fileWithout
+	for i := range docs {
+		d := &docs[i]
+		if !d.sealed {
+			continue
+		}
+		if res == fileWithout {
+			res = fileUnchanged
+		}
+		out, rotated, err := c.Rotate(ctx, d.body)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", d.describe(), err)
+		}
+		if !rotated {
+			continue
+		}
+		if i < len(docs)-1 && !bytes.HasSuffix(out, []byte("\n")) {
+			out = append(out, '\n')
+		}
+		d.body, res = out, fileChanged
+	}
+	if res != fileChanged {
+		return res, nil
+	}
+	if err := writeFileAtomic(path, joinDocuments(docs), 0o644); err != nil {
+		return 0, err
+	}
+	return fileChanged, nil
+}
+
+func readManifestFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxInput+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxInput {
+		return nil, fmt.Errorf("larger than %d bytes", maxInput)
+	}
+	return data, nil
+}
+
+// manifestFiles lists the files named in paths, and the *.yaml, *.yml and
+// *.json files under the directories named, skipping hidden directories.
+func manifestFiles(paths []string) ([]string, error) {
+	var files []string
+	seen := map[string]bool{}
+	add := func(p string) {
+		if !seen[p] {
+			seen[p] = true
+			files = append(files, p)
+		}
+	}
+	for _, root := range paths {
+		fi, err := os.Stat(root)
+		if err != nil {
+			return nil, withHint(err, "kseal reencrypt takes files and directories of manifests")
+		}
+		if !fi.IsDir() {
+			// Rewrite the file a symbolic link points to, not the link.
+			resolved, err := filepath.EvalSymlinks(root)
+			if err != nil {
+				return nil, err
+			}
+			add(resolved)
+			continue
+		}
+		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				if p != root && strings.HasPrefix(d.Name(), ".") {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			switch strings.ToLower(filepath.Ext(p)) {
+			case ".yaml", ".yml", ".json":
+				if d.Type().IsRegular() {
+					add(p)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
+}
+
+// isTerminal reports whether w is a terminal, where progress may be drawn.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// document is one document of a YAML stream, kept as text.
+type document struct {
+	// index is the 1-based position in the stream; line is where its text
+	// starts (1-based).
+	index, line int
+	// sep is the "---" line before the document, with its line break; empty
+	// for a first document without one.
+	sep []byte
+	// body is the document's text, up to the next separator.
+	body []byte
+	// sealed is true for a kseal.dev or bitnami.com SealedSecret.
+	sealed bool
+	// namespace and name identify a SealedSecret, for messages.
+	namespace, name string
+}
+
+func (d *document) describe() string {
+	if d.name == "" {
+		return fmt.Sprintf("document %d", d.index)
+	}
+	if d.namespace == "" {
+		return fmt.Sprintf("SealedSecret %s (document %d)", d.name, d.index)
+	}
+	return fmt.Sprintf("SealedSecret %s/%s (document %d)", d.namespace, d.name, d.index)
+}
+
+// splitDocuments cuts a YAML (or JSON) stream at its "---" lines and finds
+// the SealedSecrets, keeping every byte so that joinDocuments gives the
+// input back. A document that is not YAML is an error that names its line.
+func splitDocuments(data []byte) ([]document, error) {
+	docs := []document{{index: 1, line: 1}}
+	line := 1
+	for rest := data; len(rest) > 0; line++ {
+		n := bytes.IndexByte(rest, '\n') + 1
+		if n == 0 {
+			n = len(rest)
+		}
+		l := rest[:n]
+		rest = rest[n:]
+		if isSeparator(l) {
+			docs = append(docs, document{index: len(docs) + 1, line: line + 1, sep: l})
+			continue
+		}
+		d := &docs[len(docs)-1]
+		d.body = append(d.body, l...)
+	}
+	for i := range docs {
+		if err := docs[i].classify(); err != nil {
+			return nil, err
+		}
+	}
+	return docs, nil
+}
+
+func isSeparator(line []byte) bool {
+	if !bytes.HasPrefix(line, []byte("---")) {
+		return false
+	}
+	rest := line[3:]
+	return len(rest) == 0 || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '\r' || rest[0] == '\n'
+}
+
+func joinDocuments(docs []document) []byte {
+	var b bytes.Buffer
+	for _, d := range docs {
+		b.Write(d.sep)
+		b.Write(d.body)
+	}
+	return b.Bytes()
+}
+
+var lineNumber = regexp.MustCompile(`line (\d+)`)
+
+// classify reads the kind of the document.
+func (d *document) classify() error {
+	var obj struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Metadata   struct {
+			Name      string `json:"name"`
+			Namespace string `json:"namespace"`
+		} `json:"metadata"`
+	}
+	if err := yaml.Unmarshal(d.body, &obj); err != nil {
+		// Report the position only: the message may quote the input.
+		where := ""
+		if m := lineNumber.FindStringSubmatch(err.Error()); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			where = fmt.Sprintf(" (syntax error at line %d)", d.line+n-1)
+		}
+		return withHint(fmt.Errorf("document %d is not a valid YAML or JSON object%s", d.index, where),
+			"fix the file, or move it out of the directory given to kseal")
+	}
+	d.sealed = obj.Kind == v1alpha1.SealedSecretKind &&
+		(obj.APIVersion == sealedsecret.APIVersion || obj.APIVersion == sealedsecret.BitnamiAPIVersion)
+	if d.sealed {
+		d.namespace, d.name = obj.Metadata.Namespace, obj.Metadata.Name
+	}
+	return nil
+}

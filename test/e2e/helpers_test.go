@@ -1,0 +1,126 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kseal-dev/kseal/api/v1alpha1"
+	"github.com/kseal-dev/kseal/crypto/sealedsecret"
+	cli "github.com/kseal-dev/kseal/kubeseal-like-cli"
+)
+
+var ctx = context.Background()
+
+// newNamespace creates a uniquely named namespace.
+func newNamespace(t testing.TB, prefix string) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"}}
+	if err := env.Client.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	return ns.Name
+}
+
+// kseal runs the CLI in process and returns stdout; it fails the test on a
+// non-zero exit.
+func kseal(t testing.TB, stdin []byte, args ...string) []byte {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	if code := cli.Main(ctx, args, bytes.NewReader(stdin), &out, &errOut); code != 0 {
+		t.Fatalf("kseal %s: exit %d\n%s", strings.Join(args, " "), code, errOut.String())
+	}
+	return out.Bytes()
+}
+
+// sealSecret seals s with the CLI, using the certificate served by the
+// running controller, and returns the SealedSecret.
+func sealSecret(t testing.TB, c *controller, s *corev1.Secret, args ...string) *v1alpha1.SealedSecret {
+	t.Helper()
+	s.APIVersion, s.Kind = "v1", "Secret"
+	in, err := yaml.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPath := filepath.Join(t.TempDir(), "cert.pem")
+	if err := os.WriteFile(certPath, fetchCert(t, c), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := kseal(t, in, append([]string{"seal", "--cert", certPath}, args...)...)
+	ss, err := sealedsecret.DecodeSealedSecret(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ss
+}
+
+// fetchCert gets the controller's current certificate through its HTTP API,
+// the way `kseal seal --cert URL` does.
+func fetchCert(t testing.TB, c *controller) []byte {
+	t.Helper()
+	certPath := filepath.Join(t.TempDir(), "fetched.pem")
+	kseal(t, nil, "cert", "inspect", c.apiURL+"/v1/cert.pem")
+	resp := httpGet(t, c.apiURL+"/v1/cert.pem")
+	if err := os.WriteFile(certPath, resp, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func secret(ns, name string, data map[string]string) *corev1.Secret {
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Type:       corev1.SecretTypeOpaque,
+		StringData: data,
+	}
+	return s
+}
+
+// readyCondition waits until the SealedSecret's Ready condition is observed
+// for its latest generation and has the given status, and returns it.
+func readyCondition(t testing.TB, ns, name string, status metav1.ConditionStatus) *metav1.Condition {
+	t.Helper()
+	var cond *metav1.Condition
+	waitFor(t, 60*time.Second, "Ready="+string(status)+" on "+ns+"/"+name, func() bool {
+		ss := &v1alpha1.SealedSecret{}
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, ss); err != nil {
+			return false
+		}
+		cond = apimeta.FindStatusCondition(ss.Status.Conditions, v1alpha1.ConditionReady)
+		return cond != nil && cond.Status == status && cond.ObservedGeneration == ss.Generation && ss.Status.ObservedGeneration == ss.Generation
+	})
+	return cond
+}
+
+// getSecret returns the Secret, or nil when it does not exist.
+func getSecret(t testing.TB, ns, name string) *corev1.Secret {
+	t.Helper()
+	s := &corev1.Secret{}
+	err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func apply(t testing.TB, ss *v1alpha1.SealedSecret) {
+	t.Helper()
+	ss.ResourceVersion = ""
+	if err := env.Client.Create(ctx, ss); err != nil {
+		t.Fatal(err)
+	}
+}
