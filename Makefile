@@ -31,6 +31,7 @@ kubeseal:
 generate:
 	hack/controller-gen.sh object paths=./api/...
 	hack/controller-gen.sh crd paths=./api/... output:crd:artifacts:config=config/crd/bases
+	hack/controller-gen.sh rbac:roleName=kseal-controller paths=./controllers/... output:rbac:artifacts:config=config/rbac
 
 ## verify-generated: fail when generated files differ from the API types
 verify-generated:

@@ -102,6 +102,9 @@ func (km *KeyManager) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(km)
 }
 
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete,namespace=kseal-system
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create,namespace=kseal-system
+
 // Reconcile loads the key generations, makes a new one when needed, and
 // schedules the next renewal.
 func (km *KeyManager) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {

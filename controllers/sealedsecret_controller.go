@@ -31,11 +31,6 @@ const (
 )
 
 // SealedSecretReconciler turns SealedSecrets into Secrets.
-//
-// +kubebuilder:rbac:groups=kseal.dev,resources=sealedsecrets,verbs=get;list;watch
-// +kubebuilder:rbac:groups=kseal.dev,resources=sealedsecrets/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 type SealedSecretReconciler struct {
 	client.Client
 	// Keys gives the decryption keys.
@@ -55,6 +50,11 @@ func (r *SealedSecretReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WithOptions(controllerOptions(max(r.Workers, 1))).
 		Complete(r)
 }
+
+// +kubebuilder:rbac:groups=kseal.dev,resources=sealedsecrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=kseal.dev,resources=sealedsecrets/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
 // Reconcile brings the Secret of one SealedSecret up to date. It records the
 // outcome in the Ready condition with one status patch.
