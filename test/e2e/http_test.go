@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/base64"
 	"io"
 	"net/http"
 	"testing"
@@ -22,3 +23,5 @@ func httpGet(t testing.TB, url string) []byte {
 	}
 	return b
 }
+
+func decodeItem(v string) ([]byte, error) { return base64.StdEncoding.DecodeString(v) }
