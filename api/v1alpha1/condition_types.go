@@ -55,3 +55,27 @@ const (
 	// LabelBitnamiSealingKey marks a sealed-secrets key Secret; value "active".
 	LabelBitnamiSealingKey = "sealedsecrets.bitnami.com/sealed-secrets-key"
 )
+
+// Reasons of the Ready condition of an ExternalSecret and of a store.
+const (
+	// ReasonSecretSynced: values were fetched and the Secret is up to date.
+	ReasonSecretSynced = "SecretSynced"
+	// ReasonProviderError: the provider failed (unreachable, throttled,
+	// 5xx); the last good Secret is kept and the fetch is retried.
+	ReasonProviderError = "ProviderError"
+	// ReasonRemoteNotFound: a remote key or property does not exist.
+	ReasonRemoteNotFound = "RemoteNotFound"
+	// ReasonStoreNotFound: the referenced store does not exist.
+	ReasonStoreNotFound = "StoreNotFound"
+	// ReasonStoreNotAllowed: the ClusterSecretStore does not allow this
+	// namespace.
+	ReasonStoreNotAllowed = "StoreNotAllowed"
+	// ReasonInvalidSpec: the ExternalSecret or store is invalid (for
+	// example a property on a non-JSON value, a bad regexp).
+	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonStoreValid: a store's credentials were validated.
+	ReasonStoreValid = "Valid"
+	// ReasonStoreInvalid: a store's credentials or configuration failed
+	// validation.
+	ReasonStoreInvalid = "ValidationFailed"
+)
