@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -54,6 +55,12 @@ type KeyManager struct {
 	// ready is closed after the first successful load.
 	ready chan struct{}
 	once  atomicOnce
+	// elected is closed when this replica becomes the leader; only the
+	// leader creates generations, every replica loads them.
+	elected <-chan struct{}
+	// onChange is called (in its own goroutine) when the set of keys
+	// changes, so failed SealedSecrets can be retried.
+	onChange func()
 }
 
 var _ KeySource = &KeyManager{}
@@ -87,6 +94,7 @@ var keyManagerRequest = reconcile.Request{NamespacedName: types.NamespacedName{N
 // SetupWithManager registers the key manager: it reloads on any change to a
 // Secret in the key namespaces and on its renewal timer.
 func (km *KeyManager) SetupWithManager(mgr ctrl.Manager) error {
+	km.elected = mgr.Elected()
 	inKeyNamespace := predicate.NewPredicateFuncs(func(o client.Object) bool {
 		return o.GetNamespace() == km.opts.Namespace ||
 			(km.opts.BitnamiNamespace != "" && o.GetNamespace() == km.opts.BitnamiNamespace)
@@ -98,7 +106,7 @@ func (km *KeyManager) SetupWithManager(mgr ctrl.Manager) error {
 		Named("keymanager").
 		WatchesRawSource(startupSource()).
 		Watches(&corev1.Secret{}, toSingleRequest, builder.WithPredicates(inKeyNamespace)).
-		WithOptions(controllerOptions(1)).
+		WithOptions(keyManagerControllerOptions()).
 		Complete(km)
 }
 
@@ -116,6 +124,11 @@ func (km *KeyManager) Reconcile(ctx context.Context, _ reconcile.Request) (recon
 	snap := newKeySnapshot(gens)
 	now := km.opts.Now()
 	if reason := km.needsNewGeneration(snap.newest, now); reason != "" {
+		if !km.isLeader() {
+			// The leader makes it; the watch brings it here.
+			km.store(snap)
+			return reconcile.Result{RequeueAfter: 5 * time.Second}, nil
+		}
 		g, err := km.create(ctx, now)
 		if err != nil {
 			return reconcile.Result{}, fmt.Errorf("create key generation (%s): %w", reason, err)
@@ -123,11 +136,9 @@ func (km *KeyManager) Reconcile(ctx context.Context, _ reconcile.Request) (recon
 		log.Info("created key generation", "secret", km.opts.Namespace+"/"+g.Name, "reason", reason)
 		snap = newKeySnapshot(append(gens, g))
 	}
-	km.snap.Store(snap)
-	keysLoaded.Set(float64(len(snap.gens)))
-	km.once.Do(func() { close(km.ready) })
+	km.store(snap)
 	if km.opts.RenewPeriod > 0 && snap.newest != nil {
-		next := snap.newest.NotBefore().Add(km.opts.RenewPeriod).Sub(now)
+		next := snap.newest.Created().Add(km.opts.RenewPeriod).Sub(now)
 		if next < time.Second {
 			next = time.Second
 		}
@@ -136,14 +147,51 @@ func (km *KeyManager) Reconcile(ctx context.Context, _ reconcile.Request) (recon
 	return reconcile.Result{}, nil
 }
 
+// store publishes snap and reports a change of the key set.
+func (km *KeyManager) store(snap *keySnapshot) {
+	old := km.snap.Swap(snap)
+	keysLoaded.Set(float64(len(snap.gens)))
+	if len(snap.gens) > 0 {
+		km.once.Do(func() { close(km.ready) })
+	}
+	if km.onChange != nil && keySetID(old) != keySetID(snap) {
+		go km.onChange()
+	}
+}
+
+func (km *KeyManager) isLeader() bool {
+	if km.elected == nil {
+		return true
+	}
+	select {
+	case <-km.elected:
+		return true
+	default:
+		return false
+	}
+}
+
+// keySetID identifies the set of loaded keys.
+func keySetID(s *keySnapshot) string {
+	if s == nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, g := range s.gens {
+		b.WriteString(g.Name)
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
 // needsNewGeneration says why a new generation is needed, or "".
 func (km *KeyManager) needsNewGeneration(newest *keys.Generation, now time.Time) string {
 	switch {
 	case newest == nil || newest.Hybrid == nil:
 		return "no kseal key generation"
-	case !km.opts.CutoffTime.IsZero() && newest.NotBefore().Before(km.opts.CutoffTime) && !now.Before(km.opts.CutoffTime):
+	case !km.opts.CutoffTime.IsZero() && newest.Created().Before(km.opts.CutoffTime) && !now.Before(km.opts.CutoffTime):
 		return "newest generation is older than the key cutoff time"
-	case km.opts.RenewPeriod > 0 && !now.Before(newest.NotBefore().Add(km.opts.RenewPeriod)):
+	case km.opts.RenewPeriod > 0 && !now.Before(newest.Created().Add(km.opts.RenewPeriod)):
 		return "renew period elapsed"
 	}
 	return ""

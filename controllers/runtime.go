@@ -26,6 +26,15 @@ func startupSource() source.Source {
 // skipNameValidation lets tests start several managers in one process.
 var skipNameValidation = false
 
+// keyManagerControllerOptions runs the key manager on every replica, so each
+// one serves the API and can unseal, whatever the leader election says.
+func keyManagerControllerOptions() controller.Options {
+	o := controllerOptions(1)
+	f := false
+	o.NeedLeaderElection = &f
+	return o
+}
+
 func controllerOptions(workers int) controller.Options {
 	o := controller.Options{MaxConcurrentReconciles: workers}
 	if skipNameValidation {

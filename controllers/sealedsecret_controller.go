@@ -11,12 +11,19 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
 	"github.com/kseal-dev/kseal/crypto/sealedsecret"
@@ -39,16 +46,51 @@ type SealedSecretReconciler struct {
 	Recorder record.EventRecorder
 	// Workers is the number of SealedSecrets reconciled in parallel.
 	Workers int
+	// LabelSelector, when set, limits the SealedSecrets handled.
+	LabelSelector labels.Selector
+
+	// retry receives SealedSecrets to reconcile again after a key change.
+	retry chan event.GenericEvent
 }
 
 // SetupWithManager registers the reconciler; Secrets it owns are watched so
 // deleted or edited Secrets are restored.
 func (r *SealedSecretReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.SealedSecret{}).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Owns(&corev1.Secret{}).
-		WithOptions(controllerOptions(max(r.Workers, 1))).
-		Complete(r)
+		WithOptions(controllerOptions(max(r.Workers, 1)))
+	if r.LabelSelector != nil && !r.LabelSelector.Empty() {
+		b = b.For(&v1alpha1.SealedSecret{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
+			return r.LabelSelector.Matches(labels.Set(o.GetLabels()))
+		})))
+	} else {
+		b = b.For(&v1alpha1.SealedSecret{})
+	}
+	if r.retry != nil {
+		b = b.WatchesRawSource(source.Channel(r.retry, &handler.EnqueueRequestForObject{}))
+	}
+	return b.Complete(r)
+}
+
+// retryFailed queues every SealedSecret that is not Ready, after the set of
+// keys changed: a key restored from backup or imported heals them without a
+// restart. Only the leader, which runs the reconciler, drains the channel.
+func (r *SealedSecretReconciler) retryFailed(ctx context.Context, km *KeyManager) {
+	if !km.isLeader() {
+		return
+	}
+	var list v1alpha1.SealedSecretList
+	if err := r.List(ctx, &list); err != nil {
+		logf.FromContext(ctx).Error(err, "list SealedSecrets to retry after a key change")
+		return
+	}
+	for i := range list.Items {
+		ss := &list.Items[i]
+		if apimeta.IsStatusConditionTrue(ss.Status.Conditions, v1alpha1.ConditionReady) {
+			continue
+		}
+		r.retry <- event.GenericEvent{Object: ss}
+	}
 }
 
 // +kubebuilder:rbac:groups=kseal.dev,resources=sealedsecrets,verbs=get;list;watch
@@ -192,6 +234,11 @@ func (r *SealedSecretReconciler) write(ctx context.Context, ss *v1alpha1.SealedS
 		target.Immutable = desired.Immutable
 	}
 	if !patchMode && !skipOwnerReferences(ss) {
+		// A managed Secret may still be controlled by its former owner (a
+		// sealed-secrets SealedSecret during migration): kseal takes over.
+		if ref := metav1.GetControllerOf(target); ref != nil && ref.UID != ss.UID && isManaged(target) {
+			target.OwnerReferences = withoutOwner(target.OwnerReferences, ref.UID)
+		}
 		if err := controllerutil.SetControllerReference(ss, target, r.Scheme()); err != nil {
 			return err
 		}
@@ -207,6 +254,16 @@ func (r *SealedSecretReconciler) write(ctx context.Context, ss *v1alpha1.SealedS
 		return r.Create(ctx, target)
 	}
 	return r.Update(ctx, target)
+}
+
+func withoutOwner(refs []metav1.OwnerReference, uid types.UID) []metav1.OwnerReference {
+	out := refs[:0:0]
+	for _, r := range refs {
+		if r.UID != uid {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func (r *SealedSecretReconciler) event(ss *v1alpha1.SealedSecret, typ, reason, message string) {

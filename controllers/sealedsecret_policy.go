@@ -73,7 +73,7 @@ func secretAbsent(in policyInput) (action, string, string, bool) {
 }
 
 func secretNotOurs(in policyInput) (action, string, string, bool) {
-	if isPatchMode(in.ss) || ownedBy(in.secret, in.ss) || in.secret.Annotations[v1alpha1.AnnotationManaged] == "true" {
+	if isPatchMode(in.ss) || ownedBy(in.secret, in.ss) || isManaged(in.secret) {
 		return 0, "", "", false
 	}
 	return actionRefuse, v1alpha1.ReasonSecretNotOwned,
@@ -112,12 +112,30 @@ func itemKeys(in policyInput) []string {
 	return ks
 }
 
+// annotated reports whether any of the names is "true" in any of the maps.
+func annotated(names []string, maps ...map[string]string) bool {
+	for _, m := range maps {
+		for _, n := range names {
+			if m[n] == "true" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// isManaged: the existing Secret may be taken over (kseal.dev/managed or
+// sealed-secrets' managed annotation).
+func isManaged(secret *corev1.Secret) bool {
+	return annotated([]string{v1alpha1.AnnotationManaged, v1alpha1.AnnotationBitnamiManaged}, secret.Annotations)
+}
+
 func isPatchMode(ss *v1alpha1.SealedSecret) bool {
-	return ss.Annotations[v1alpha1.AnnotationPatch] == "true" || ss.Spec.Template.Metadata.Annotations[v1alpha1.AnnotationPatch] == "true"
+	return annotated([]string{v1alpha1.AnnotationPatch, v1alpha1.AnnotationBitnamiPatch}, ss.Annotations, ss.Spec.Template.Metadata.Annotations)
 }
 
 func skipOwnerReferences(ss *v1alpha1.SealedSecret) bool {
-	return ss.Annotations[v1alpha1.AnnotationSkipSetOwnerReferences] == "true"
+	return annotated([]string{v1alpha1.AnnotationSkipSetOwnerReferences, v1alpha1.AnnotationBitnamiSkipSetOwnerReferences}, ss.Annotations, ss.Spec.Template.Metadata.Annotations)
 }
 
 // ownedBy reports whether secret is controlled by ss, or was created by it
@@ -133,7 +151,8 @@ func ownedBy(secret *corev1.Secret, ss *v1alpha1.SealedSecret) bool {
 // namespace, name, scope annotations and spec.
 func sealedHash(ss *v1alpha1.SealedSecret) string {
 	scopeAnn := map[string]string{}
-	for _, k := range []string{v1alpha1.AnnotationScope, v1alpha1.AnnotationBitnamiNamespaceWide, v1alpha1.AnnotationBitnamiClusterWide, v1alpha1.AnnotationPatch} {
+	for _, k := range []string{v1alpha1.AnnotationScope, v1alpha1.AnnotationBitnamiNamespaceWide, v1alpha1.AnnotationBitnamiClusterWide,
+		v1alpha1.AnnotationPatch, v1alpha1.AnnotationBitnamiPatch, v1alpha1.AnnotationSkipSetOwnerReferences, v1alpha1.AnnotationBitnamiSkipSetOwnerReferences} {
 		if v, ok := ss.Annotations[k]; ok {
 			scopeAnn[k] = v
 		}

@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
@@ -21,6 +23,9 @@ type Options struct {
 	// APIAddress is the listen address of the HTTP API (":8080"); empty
 	// disables it.
 	APIAddress string
+	// SealedSecretSelector, when set, limits the SealedSecrets handled to
+	// those with matching labels.
+	SealedSecretSelector labels.Selector
 	// SkipNameValidation allows several managers in one process (tests that
 	// restart the controller).
 	SkipNameValidation bool
@@ -45,11 +50,14 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 		return nil, fmt.Errorf("key manager: %w", err)
 	}
 	ssr := &SealedSecretReconciler{
-		Client:   mgr.GetClient(),
-		Keys:     km,
-		Recorder: mgr.GetEventRecorderFor("kseal-controller"), //nolint:staticcheck // core/v1 events, readable by kubectl describe
-		Workers:  opts.Workers,
+		Client:        mgr.GetClient(),
+		Keys:          km,
+		Recorder:      mgr.GetEventRecorderFor("kseal-controller"), //nolint:staticcheck // core/v1 events, readable by kubectl describe
+		Workers:       opts.Workers,
+		LabelSelector: opts.SealedSecretSelector,
+		retry:         make(chan event.GenericEvent),
 	}
+	km.onChange = func() { ssr.retryFailed(context.Background(), km) }
 	if err := ssr.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("sealedsecret controller: %w", err)
 	}

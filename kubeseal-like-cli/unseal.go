@@ -78,7 +78,11 @@ func (o *unsealOptions) run(s *streams) error {
 	if err != nil {
 		return err
 	}
-	return writeOutput(s, o.outFile, out)
+	if o.outFile == "" || o.outFile == "-" {
+		return writeOutput(s, o.outFile, out)
+	}
+	// The output is plaintext: readable by the owner only.
+	return writeFileAtomic(o.outFile, out, 0o600)
 }
 
 func keysFromFile(path string, data []byte) ([]*sealing.DecryptionKey, error) {

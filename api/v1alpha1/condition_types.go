@@ -50,6 +50,12 @@ const (
 	// AnnotationSkipSetOwnerReferences: "true" leaves the Secret without an
 	// owner reference, so it outlives the SealedSecret.
 	AnnotationSkipSetOwnerReferences = "kseal.dev/skip-set-owner-references"
+	// AnnotationBitnamiManaged, AnnotationBitnamiPatch and
+	// AnnotationBitnamiSkipSetOwnerReferences are sealed-secrets' spellings,
+	// accepted with the same meaning.
+	AnnotationBitnamiManaged                = "sealedsecrets.bitnami.com/managed"
+	AnnotationBitnamiPatch                  = "sealedsecrets.bitnami.com/patch"
+	AnnotationBitnamiSkipSetOwnerReferences = "sealedsecrets.bitnami.com/skip-set-owner-references"
 	// LabelSealingKey marks a key-generation Secret; value "active".
 	LabelSealingKey = "kseal.dev/sealing-key"
 	// LabelBitnamiSealingKey marks a sealed-secrets key Secret; value "active".

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -42,6 +43,7 @@ func run() error {
 		apiAddr          = flag.String("listen-addr", ":8080", "HTTP API address")
 		leaderElect      = flag.Bool("leader-elect", true, "elect a leader so only one replica reconciles")
 		watchNamespaces  = flag.String("watch-namespaces", "", "comma-separated namespaces to watch (default all)")
+		labelSelector    = flag.String("label-selector", "", "handle only SealedSecrets matching this label selector")
 		bitnamiNamespace = flag.String("bitnami-key-namespace", "", "namespace whose sealed-secrets key Secrets are loaded as extra decryption keys")
 	)
 	zapOpts := zap.Options{}
@@ -56,6 +58,10 @@ func run() error {
 			return fmt.Errorf("--key-cutoff-time: %w", err)
 		}
 		cutoffTime = t
+	}
+	selector, err := labels.Parse(*labelSelector)
+	if err != nil {
+		return fmt.Errorf("--label-selector: %w", err)
 	}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
@@ -98,8 +104,9 @@ func run() error {
 			CutoffTime:       cutoffTime,
 			BitnamiNamespace: *bitnamiNamespace,
 		},
-		Workers:    *workers,
-		APIAddress: *apiAddr,
+		Workers:              *workers,
+		APIAddress:           *apiAddr,
+		SealedSecretSelector: selector,
 	})
 	if err != nil {
 		return err

@@ -88,7 +88,7 @@ func Generate(opts GenerateOptions) (*Generation, error) {
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: cn, Organization: []string{"kseal"}},
-		NotBefore:             now.Add(-time.Minute).UTC(),
+		NotBefore:             now.Add(-certificateBackdate).UTC(),
 		NotAfter:              now.Add(validity).UTC(),
 		KeyUsage:              x509.KeyUsageKeyEncipherment | x509.KeyUsageDataEncipherment | x509.KeyUsageCertSign,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
@@ -116,6 +116,19 @@ func (g *Generation) DecryptionKey() *sealing.DecryptionKey {
 // PrivateKeyPEM returns the RSA key as PKCS#1 PEM, the form of tls.key.
 func (g *Generation) PrivateKeyPEM() []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(g.RSA)})
+}
+
+// certificateBackdate starts a certificate's validity a little before its
+// creation, so sealers with a slow clock accept it.
+const certificateBackdate = time.Minute
+
+// Created is when the generation was made: its certificate's start of
+// validity plus the backdate. Renewal and the key cutoff compare against it.
+func (g *Generation) Created() time.Time {
+	if g.Certificate == nil {
+		return time.Time{}
+	}
+	return g.NotBefore().Add(certificateBackdate)
 }
 
 // NotBefore is when the generation's certificate became valid; generations
