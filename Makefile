@@ -63,9 +63,10 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./crypto/...
 
-## demo: offline sealing demo (no cluster needed)
-demo: build
+## demo: offline sealing, then the controller on a local control plane (no cluster needed)
+demo: build envtest
 	@hack/demo.sh
+	@KUBEBUILDER_ASSETS="$$(hack/build-envtest.sh)" $(GO) run ./hack/demo
 
 clean:
 	rm -rf bin

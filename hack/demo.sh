@@ -60,4 +60,4 @@ sed 's/namespace: shop/namespace: attacker/' sealed.yaml > moved.yaml
 step "8. Disaster recovery: unseal offline with the backed-up key Secret"
 show "$kseal" unseal --recovery-private-key key-secret.yaml -f sealed.yaml
 
-step "Done. The controller (kseal-controller) does step 8 in the cluster and creates the Secret."
+step "Offline part done. Next: the controller on a local control plane."

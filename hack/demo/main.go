@@ -1,0 +1,251 @@
+// Command demo is the cluster half of `make demo`: it starts a local
+// kube-apiserver and etcd (no cluster needed), runs bin/kseal-controller
+// against them, seals a Secret with bin/kseal using the controller's
+// certificate, applies the SealedSecret, and prints the Secret the controller
+// made and the SealedSecret's status. Everything is stopped at the end.
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kseal-dev/kseal/api/v1alpha1"
+	"github.com/kseal-dev/kseal/crypto/sealedsecret"
+	"github.com/kseal-dev/kseal/test/envtestenv"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "demo failed:", err)
+		os.Exit(1)
+	}
+}
+
+func step(format string, args ...any) {
+	fmt.Printf("\n\033[1m==> "+format+"\033[0m\n", args...)
+}
+
+func run() error {
+	root, err := envtestenv.RepoRoot()
+	if err != nil {
+		return err
+	}
+	bin := filepath.Join(root, "bin")
+	work, err := os.MkdirTemp("", "kseal-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+
+	step("Start a local control plane (kube-apiserver %s + etcd %s, built from source)", envtestenv.KubernetesVersion, envtestenv.EtcdVersion)
+	env, err := envtestenv.Start(v1alpha1.AddToScheme)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		step("Stop the control plane")
+		if err := env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+	}()
+	kubeconfig := filepath.Join(work, "kubeconfig")
+	if err := os.WriteFile(kubeconfig, env.Environment.KubeConfig, 0o600); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	c := env.Client
+	for _, ns := range []string{"kseal-system", "shop", "attacker"} {
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return err
+		}
+	}
+	fmt.Println("CRDs installed from config/crd/bases; namespaces kseal-system, shop, attacker created.")
+
+	step("Run kseal-controller (it creates the first key generation in kseal-system)")
+	apiAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	probeAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	logFile := filepath.Join(work, "controller.log")
+	logOut, err := os.Create(logFile)
+	if err != nil {
+		return err
+	}
+	defer logOut.Close()
+	ctrlCmd := exec.Command(filepath.Join(bin, "kseal-controller"),
+		"--kubeconfig", kubeconfig, "--namespace", "kseal-system", "--leader-elect=false",
+		"--listen-addr", apiAddr, "--metrics-bind-address", "0", "--health-probe-bind-address", probeAddr)
+	ctrlCmd.Stdout, ctrlCmd.Stderr = logOut, logOut
+	if err := ctrlCmd.Start(); err != nil {
+		return err
+	}
+	defer func() {
+		step("Stop kseal-controller")
+		_ = ctrlCmd.Process.Signal(syscall.SIGTERM)
+		_ = ctrlCmd.Wait()
+	}()
+	url := "http://" + apiAddr
+	if err := waitHTTP(url+"/healthz", 90*time.Second); err != nil {
+		logs, _ := os.ReadFile(logFile)
+		return fmt.Errorf("controller not healthy: %w\n%s", err, logs)
+	}
+	fmt.Printf("controller API on %s\n", url)
+	if _, err := ksealCmd(bin, nil, "cert", "inspect", url+"/v1/cert.pem"); err != nil {
+		return err
+	}
+
+	step("Seal a Secret with the CLI, using the running controller's certificate")
+	secretYAML := []byte(`apiVersion: v1
+kind: Secret
+metadata:
+  name: database
+  namespace: shop
+  labels:
+    app: shop
+type: Opaque
+stringData:
+  username: shop
+  password: correct-horse-battery-staple
+`)
+	fmt.Print(string(secretYAML))
+	sealed, err := ksealCmd(bin, secretYAML, "seal", "--controller-url", url)
+	if err != nil {
+		return err
+	}
+	fmt.Println("$ kseal seal --controller-url " + url + " < secret.yaml > sealed.yaml")
+	for _, line := range strings.Split(string(sealed), "\n") {
+		fmt.Println(line[:min(len(line), 100)])
+	}
+
+	step("Apply the SealedSecret (what kubectl apply or a sync engine does)")
+	ss, err := sealedsecret.DecodeSealedSecret(sealed)
+	if err != nil {
+		return err
+	}
+	if err := c.Create(ctx, ss); err != nil {
+		return err
+	}
+	if err := waitReady(ctx, c, "shop", "database"); err != nil {
+		return err
+	}
+
+	step("The Secret the controller created")
+	var s corev1.Secret
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "database"}, &s); err != nil {
+		return err
+	}
+	fmt.Printf("%s/%s type=%s labels=%v owner=%s/%s\n", s.Namespace, s.Name, s.Type, s.Labels, s.OwnerReferences[0].Kind, s.OwnerReferences[0].Name)
+	for k, v := range s.Data {
+		fmt.Printf("  %s: %s\n", k, v)
+	}
+
+	step("The SealedSecret's status")
+	if err := printStatus(ctx, c, "shop", "database"); err != nil {
+		return err
+	}
+
+	step("The same SealedSecret copied to namespace attacker does not open")
+	stolen := ss.DeepCopy()
+	stolen.Namespace, stolen.ResourceVersion, stolen.UID = "attacker", "", ""
+	if err := c.Create(ctx, stolen); err != nil {
+		return err
+	}
+	time.Sleep(2 * time.Second)
+	if err := printStatus(ctx, c, "attacker", "database"); err != nil {
+		return err
+	}
+	var none corev1.Secret
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "attacker", Name: "database"}, &none); err == nil {
+		return fmt.Errorf("a Secret was created in namespace attacker")
+	}
+	fmt.Println("no Secret in namespace attacker.")
+	return nil
+}
+
+func ksealCmd(bin string, stdin []byte, args ...string) ([]byte, error) {
+	cmd := exec.Command(filepath.Join(bin, "kseal"), args...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if args[0] == "cert" {
+		fmt.Print(out.String())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kseal %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+	}
+	return out.Bytes(), nil
+}
+
+func waitReady(ctx context.Context, c client.Client, ns, name string) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		var ss v1alpha1.SealedSecret
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &ss); err == nil &&
+			apimeta.IsStatusConditionTrue(ss.Status.Conditions, v1alpha1.ConditionReady) {
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("SealedSecret %s/%s not Ready after 60s", ns, name)
+}
+
+func printStatus(ctx context.Context, c client.Client, ns, name string) error {
+	var ss v1alpha1.SealedSecret
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &ss); err != nil {
+		return err
+	}
+	out, err := yaml.Marshal(ss.Status)
+	if err != nil {
+		return err
+	}
+	fmt.Print(string(out))
+	return nil
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func waitHTTP(url string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = fmt.Errorf("GET %s: %s", url, resp.Status)
+		} else {
+			last = err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return last
+}
