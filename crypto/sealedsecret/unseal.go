@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"text/template"
+	"text/template/parse"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -106,6 +109,84 @@ func classify(err error) error {
 	return &sealing.CorruptError{Detail: err.Error()}
 }
 
+// RenderTemplates renders Secret data templates (SealedSecret
+// spec.template.data, ExternalSecret spec.target.template.data): each
+// template is a Go template over the values as strings, and its output is
+// added to data under the template's key. Templates have no functions beyond
+// Go's builtins, cannot loop (range) or call other templates, and their
+// output is capped at 1 MiB, so a template cannot stall or exhaust the
+// controller. Errors (an *ItemError matching ErrTemplate) never contain a
+// value.
+func RenderTemplates(templates map[string]string, data map[string][]byte) error {
+	if err := renderTemplateData(templates, data); err != nil {
+		return err
+	}
+	return nil
+}
+
+// templateFuncs replaces printf with a version that refuses huge widths and
+// precisions, which would make fmt allocate gigabytes before any output.
+var templateFuncs = template.FuncMap{"printf": safePrintf}
+
+// formatVerb matches the flags, width and precision of a fmt verb.
+var formatVerb = regexp.MustCompile(`%[-+# 0]*(\*|\d+)?(?:\.(\*|\d+))?`)
+
+// maxFormatWidth bounds printf widths and precisions in templates.
+const maxFormatWidth = 4096
+
+func safePrintf(format string, args ...any) (string, error) {
+	for _, m := range formatVerb.FindAllStringSubmatch(format, -1) {
+		for _, n := range m[1:] {
+			if n == "*" {
+				return "", errors.New("printf: * widths are not allowed in kseal templates")
+			}
+			if n != "" {
+				if w, err := strconv.Atoi(n); err != nil || w > maxFormatWidth {
+					return "", fmt.Errorf("printf: widths above %d are not allowed in kseal templates", maxFormatWidth)
+				}
+			}
+		}
+	}
+	return fmt.Sprintf(format, args...), nil
+}
+
+// checkTemplate refuses the constructs that could run unbounded: range
+// (which can iterate over a huge integer) and template calls (recursion).
+func checkTemplate(tree *parse.Tree, n parse.Node) error {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return nil
+		}
+		for _, c := range n.Nodes {
+			if err := checkTemplate(tree, c); err != nil {
+				return err
+			}
+		}
+	case *parse.RangeNode:
+		loc, _ := tree.ErrorContext(n)
+		return fmt.Errorf("%s: range is not allowed in kseal templates", loc)
+	case *parse.TemplateNode:
+		loc, _ := tree.ErrorContext(n)
+		return fmt.Errorf("%s: template calls are not allowed in kseal templates", loc)
+	case *parse.IfNode:
+		return checkBranch(tree, &n.BranchNode)
+	case *parse.WithNode:
+		return checkBranch(tree, &n.BranchNode)
+	}
+	return nil
+}
+
+func checkBranch(tree *parse.Tree, b *parse.BranchNode) error {
+	if err := checkTemplate(tree, b.List); err != nil {
+		return err
+	}
+	if b.ElseList != nil {
+		return checkTemplate(tree, b.ElseList)
+	}
+	return nil
+}
+
 // renderTemplateData renders spec.template.data: each value is a Go template
 // over the decrypted items (as strings). The output is added to data. Errors
 // never include a decrypted value.
@@ -119,11 +200,14 @@ func renderTemplateData(templates map[string]string, data map[string][]byte) *It
 	}
 	rendered := make(map[string][]byte, len(templates))
 	for _, item := range slices.Sorted(maps.Keys(templates)) {
-		tmpl, err := template.New(item).Option("missingkey=error").Parse(templates[item])
+		tmpl, err := template.New(item).Option("missingkey=error").Funcs(templateFuncs).Parse(templates[item])
 		if err != nil {
 			// Parsing sees only the template, which is public; redact in case
 			// it spells out a value anyway.
 			return &ItemError{Item: item, Err: &TemplateError{Detail: redact(strings.TrimPrefix(err.Error(), "template: "), values)}}
+		}
+		if err := checkTemplate(tmpl.Tree, tmpl.Tree.Root); err != nil {
+			return &ItemError{Item: item, Err: &TemplateError{Detail: err.Error()}}
 		}
 		buf := &limitedBuffer{limit: sealing.MaxValueSize}
 		if err := tmpl.Execute(buf, values); err != nil {

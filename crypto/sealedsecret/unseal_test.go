@@ -1,6 +1,7 @@
 package sealedsecret_test
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -405,9 +406,9 @@ func TestUnseal_templateErrorsHideValues(t *testing.T) {
 }
 
 func TestUnseal_templateOutputBounded(t *testing.T) {
-	ss := seal(t, newSecret(), sealedsecret.SealOptions{})
-	// 2^21 copies of the password: far more than a Secret may hold.
-	ss.Spec.Template.Data = map[string]string{"huge": `{{ range 2048 }}{{ range 1024 }}{{ $.password }}{{ end }}{{ end }}`}
+	ss := seal(t, newSecret(func(s *corev1.Secret) { s.Data["big"] = bytes.Repeat([]byte("b"), 700<<10) }), sealedsecret.SealOptions{})
+	// Two copies of a 700 KiB value: more than a Secret value may hold.
+	ss.Spec.Template.Data = map[string]string{"huge": `{{ .big }}{{ .big }}`}
 	_, err := sealedsecret.Unseal(ss, keyring(t), sealedsecret.UnsealOptions{})
 	unsealError(t, err)
 	if sealedsecret.Reason(err) != v1alpha1.ReasonTemplateError || !strings.Contains(err.Error(), "exceeds") {
@@ -513,5 +514,24 @@ func TestUnseal_emptyObject(t *testing.T) {
 	}
 	if len(res.Secret.Data) != 0 {
 		t.Errorf("data %v", res.Secret.Data)
+	}
+}
+
+func TestRenderTemplates_refusesUnboundedConstructs(t *testing.T) {
+	for name, tmpl := range map[string]string{
+		"range over a huge integer": `{{ range 1000000000000 }}{{ end }}`,
+		"nested range":              `{{ if true }}{{ range 10 }}x{{ end }}{{ end }}`,
+		"template call":             `{{ define "x" }}{{ template "x" }}{{ end }}{{ template "x" }}`,
+		"printf with a huge width":  `{{ printf "%0999999999d" 1 }}`,
+		"printf with a star width":  `{{ printf "%*d" 999999999 1 }}`,
+	} {
+		err := sealedsecret.RenderTemplates(map[string]string{"out": tmpl}, map[string][]byte{"password": []byte("pw")})
+		if !errors.Is(err, sealedsecret.ErrTemplate) {
+			t.Errorf("%s: got %v, want a template error", name, err)
+		}
+	}
+	data := map[string][]byte{"user": []byte("app"), "password": []byte("pw")}
+	if err := sealedsecret.RenderTemplates(map[string]string{"dsn": `{{ if .user }}{{ .user }}:{{ .password }}{{ end }}`}, data); err != nil || string(data["dsn"]) != "app:pw" {
+		t.Errorf("plain template: %q, %v", data["dsn"], err)
 	}
 }
