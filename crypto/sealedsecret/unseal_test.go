@@ -325,7 +325,7 @@ func TestUnseal_templateData(t *testing.T) {
 		},
 		"undefined template": {
 			templates: map[string]string{"bad": `{{ template "x" }}`},
-			inError:   `template "x" not defined`,
+			inError:   "template calls are not allowed",
 		},
 		"field of a string": {
 			templates: map[string]string{"bad": `{{ .password.foo }}`},
