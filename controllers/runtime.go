@@ -65,6 +65,14 @@ var (
 		Name: "kseal_api_requests_total",
 		Help: "HTTP API requests by endpoint and status code.",
 	}, []string{"endpoint", "code"})
+	providerCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kseal_provider_api_calls_total",
+		Help: "Calls to external secret providers, by provider, operation and status (success or error).",
+	}, []string{"provider", "operation", "status"})
+	syncTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kseal_externalsecret_sync_total",
+		Help: "ExternalSecret syncs, by result (success or error) and Ready reason.",
+	}, []string{"result", "reason"})
 	keysLoaded = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "kseal_keys",
 		Help: "Key generations loaded (kseal and imported sealed-secrets keys).",
@@ -72,9 +80,17 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(unsealTotal, decryptionsTotal, decryptDuration, keysLoaded, apiRequests)
+	metrics.Registry.MustRegister(unsealTotal, decryptionsTotal, decryptDuration, keysLoaded, apiRequests, providerCalls, syncTotal)
 }
 
 func observeAPI(endpoint string, code int, _ time.Duration) {
 	apiRequests.WithLabelValues(endpoint, strconv.Itoa(code)).Inc()
+}
+
+func countProviderCall(provider, operation string, err error) {
+	status := "success"
+	if err != nil {
+		status = "error"
+	}
+	providerCalls.WithLabelValues(provider, operation, status).Inc()
 }

@@ -2,13 +2,16 @@ package controllers
 
 import (
 	"context"
+
 	"errors"
 	"fmt"
+	"github.com/kseal-dev/kseal/api/v1alpha1"
 	"net"
 	"net/http"
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -26,6 +29,12 @@ type Options struct {
 	// SealedSecretSelector, when set, limits the SealedSecrets handled to
 	// those with matching labels.
 	SealedSecretSelector labels.Selector
+	// DisableExternalSecrets turns off the ExternalSecret and store
+	// controllers.
+	DisableExternalSecrets bool
+	// ExternalSecretWorkers is the number of ExternalSecrets synced in
+	// parallel.
+	ExternalSecretWorkers int
 	// SkipNameValidation allows several managers in one process (tests that
 	// restart the controller).
 	SkipNameValidation bool
@@ -61,6 +70,11 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 	if err := ssr.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("sealedsecret controller: %w", err)
 	}
+	if !opts.DisableExternalSecrets {
+		if err := setupExternalSecrets(mgr, opts); err != nil {
+			return nil, err
+		}
+	}
 	if opts.APIAddress != "" {
 		if err := mgr.Add(&apiServer{addr: opts.APIAddress, handler: NewAPIHandler(km, APIOptions{Observe: observeAPI, Log: mgr.GetLogger().WithName("api")})}); err != nil {
 			return nil, err
@@ -93,6 +107,32 @@ func (s *apiServer) Start(ctx context.Context) error {
 	logf.FromContext(ctx).Info("serving HTTP API", "address", ln.Addr().String())
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	return nil
+}
+
+// setupExternalSecrets registers the store and ExternalSecret reconcilers
+// with one shared provider cache.
+func setupExternalSecrets(mgr ctrl.Manager, opts Options) error {
+	tokens, err := kubernetes.NewForConfig(mgr.GetConfig())
+	if err != nil {
+		return err
+	}
+	builder := &providerBuilder{client: mgr.GetClient(), tokens: tokens}
+	cache := newProviderCache(mgr.GetClient(), builder.build)
+	for _, kind := range []string{v1alpha1.SecretStoreKind, v1alpha1.ClusterSecretStoreKind} {
+		if err := (&SecretStoreReconciler{Client: mgr.GetClient(), Kind: kind, Providers: cache}).SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("%s controller: %w", kind, err)
+		}
+	}
+	esr := &ExternalSecretReconciler{
+		Client:    mgr.GetClient(),
+		Providers: cache,
+		Recorder:  mgr.GetEventRecorderFor("kseal-controller"), //nolint:staticcheck // core/v1 events
+		Workers:   max(opts.ExternalSecretWorkers, 1),
+	}
+	if err := esr.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("externalsecret controller: %w", err)
 	}
 	return nil
 }

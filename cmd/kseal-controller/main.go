@@ -36,6 +36,7 @@ func run() error {
 		renewPeriod      = flag.Duration("key-renew-period", 720*time.Hour, "make a new key generation this often (0 disables renewal)")
 		cutoff           = flag.String("key-cutoff-time", "", "RFC 3339 time: make a new key generation at start if the newest is older")
 		workers          = flag.Int("workers", 4, "SealedSecrets reconciled in parallel")
+		esWorkers        = flag.Int("external-secret-workers", 16, "ExternalSecrets synced in parallel (provider calls overlap and are batched)")
 		qps              = flag.Float64("kube-api-qps", 200, "Kubernetes client queries per second")
 		burst            = flag.Int("kube-api-burst", 400, "Kubernetes client burst")
 		metricsAddr      = flag.String("metrics-bind-address", ":8081", "metrics address (0 disables)")
@@ -104,9 +105,10 @@ func run() error {
 			CutoffTime:       cutoffTime,
 			BitnamiNamespace: *bitnamiNamespace,
 		},
-		Workers:              *workers,
-		APIAddress:           *apiAddr,
-		SealedSecretSelector: selector,
+		Workers:               *workers,
+		ExternalSecretWorkers: *esWorkers,
+		APIAddress:            *apiAddr,
+		SealedSecretSelector:  selector,
 	})
 	if err != nil {
 		return err
