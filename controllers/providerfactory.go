@@ -1,0 +1,253 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kseal-dev/kseal/api/v1alpha1"
+	"github.com/kseal-dev/kseal/providers"
+	"github.com/kseal-dev/kseal/providers/aws"
+	"github.com/kseal-dev/kseal/providers/vault"
+)
+
+// storeInfo is a SecretStore or ClusterSecretStore, resolved for one use.
+type storeInfo struct {
+	// Kind is SecretStore or ClusterSecretStore.
+	Kind string
+	// Namespace is the store's namespace (SecretStore) or "" (cluster).
+	Namespace string
+	// Name is the store's name.
+	Name string
+	// Spec is the store's spec.
+	Spec *v1alpha1.SecretStoreSpec
+	// Generation is the store's metadata.generation.
+	Generation int64
+}
+
+func (s *storeInfo) key() string { return s.Kind + "/" + s.Namespace + "/" + s.Name }
+
+// providerName names the store's provider for metrics.
+func (s *storeInfo) providerName() string {
+	switch {
+	case s.Spec.Provider.AWS != nil:
+		return "aws"
+	case s.Spec.Provider.Vault != nil:
+		return "vault"
+	}
+	return "unknown"
+}
+
+// ProviderFactory builds a provider client for a store. Setup uses
+// buildProvider; tests may substitute endpoints through the store spec.
+type ProviderFactory func(ctx context.Context, store *storeInfo) (providers.Provider, error)
+
+// providerBuilder builds providers from store specs, resolving credentials
+// from Secrets and service account tokens. It is the explicit provider
+// registry: one switch on the spec.
+type providerBuilder struct {
+	client client.Client
+	// tokens requests service account tokens (TokenRequest API).
+	tokens kubernetes.Interface
+}
+
+// credentialNamespace is where a store's Secret and service account
+// references are read: a SecretStore's own namespace; for a
+// ClusterSecretStore the namespace in the reference.
+func credentialNamespace(store *storeInfo, refNamespace string) (string, error) {
+	if store.Kind == v1alpha1.SecretStoreKind {
+		return store.Namespace, nil
+	}
+	if refNamespace == "" {
+		return "", fmt.Errorf("%w: a ClusterSecretStore reference needs a namespace", errInvalidStore)
+	}
+	return refNamespace, nil
+}
+
+var errInvalidStore = errors.New("invalid store")
+
+// build implements ProviderFactory.
+func (b *providerBuilder) build(ctx context.Context, store *storeInfo) (providers.Provider, error) {
+	onCall := func(op string, err error) { countProviderCall(store.providerName(), op, err) }
+	switch p := store.Spec.Provider; {
+	case p.AWS != nil:
+		cfg := aws.Config{Region: p.AWS.Region, Endpoint: p.AWS.Endpoint, Role: p.AWS.Role, OnCall: onCall}
+		if ref := p.AWS.Auth.SecretRef; ref != nil {
+			id, err := b.secretValue(ctx, store, ref.AccessKeyID)
+			if err != nil {
+				return nil, err
+			}
+			key, err := b.secretValue(ctx, store, ref.SecretAccessKey)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Static = &aws.StaticCredentials{AccessKeyID: string(id), SecretAccessKey: string(key)}
+			if ref.SessionToken != nil {
+				tok, err := b.secretValue(ctx, store, *ref.SessionToken)
+				if err != nil {
+					return nil, err
+				}
+				cfg.Static.SessionToken = string(tok)
+			}
+		} else if jwt := p.AWS.Auth.JWT; jwt != nil {
+			tokenFn, err := b.serviceAccountToken(store, jwt.ServiceAccountRef, []string{"sts.amazonaws.com"})
+			if err != nil {
+				return nil, err
+			}
+			cfg.WebIdentityToken = tokenFn
+		}
+		return aws.New(ctx, cfg)
+	case p.Vault != nil:
+		cfg := vault.Config{
+			Server: p.Vault.Server, MountPath: p.Vault.Path, KVVersion: string(p.Vault.Version),
+			Namespace: p.Vault.Namespace, CABundle: p.Vault.CABundle, OnCall: onCall,
+		}
+		if cfg.KVVersion == "" {
+			cfg.KVVersion = vault.KVv2
+		}
+		auth := p.Vault.Auth
+		switch {
+		case auth.TokenSecretRef != nil:
+			tok, err := b.secretValue(ctx, store, *auth.TokenSecretRef)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Auth.Token = string(tok)
+		case auth.AppRole != nil:
+			roleID := auth.AppRole.RoleID
+			if auth.AppRole.RoleRef != nil {
+				v, err := b.secretValue(ctx, store, *auth.AppRole.RoleRef)
+				if err != nil {
+					return nil, err
+				}
+				roleID = string(v)
+			}
+			secretID, err := b.secretValue(ctx, store, auth.AppRole.SecretRef)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Auth.AppRole = &vault.AppRoleAuth{Path: auth.AppRole.Path, RoleID: roleID, SecretID: string(secretID)}
+		case auth.Kubernetes != nil:
+			k := auth.Kubernetes
+			jwtFn, err := b.jwtSource(ctx, store, k.ServiceAccountRef, k.SecretRef, []string{"vault"})
+			if err != nil {
+				return nil, err
+			}
+			cfg.Auth.Kubernetes = &vault.KubernetesAuth{MountPath: k.MountPath, Role: k.Role, JWT: jwtFn}
+		case auth.JWT != nil:
+			j := auth.JWT
+			var sa *v1alpha1.ServiceAccountSelector
+			if j.KubernetesServiceAccountToken != nil {
+				sa = &j.KubernetesServiceAccountToken.ServiceAccountRef
+			}
+			jwtFn, err := b.jwtSource(ctx, store, sa, j.SecretRef, []string{"vault"})
+			if err != nil {
+				return nil, err
+			}
+			cfg.Auth.JWT = &vault.JWTAuth{Path: j.Path, Role: j.Role, JWT: jwtFn}
+		default:
+			return nil, fmt.Errorf("%w: vault auth needs tokenSecretRef, appRole, kubernetes or jwt", errInvalidStore)
+		}
+		return vault.New(ctx, cfg)
+	}
+	return nil, fmt.Errorf("%w: spec.provider needs aws or vault", errInvalidStore)
+}
+
+// secretValue reads one key of a credential Secret.
+func (b *providerBuilder) secretValue(ctx context.Context, store *storeInfo, sel v1alpha1.SecretKeySelector) ([]byte, error) {
+	ns, err := credentialNamespace(store, sel.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	var s corev1.Secret
+	if err := b.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: sel.Name}, &s); err != nil {
+		return nil, fmt.Errorf("credentials Secret %s/%s: %w", ns, sel.Name, err)
+	}
+	v, ok := s.Data[sel.Key]
+	if !ok {
+		return nil, fmt.Errorf("%w: credentials Secret %s/%s has no key %q", errInvalidStore, ns, sel.Name, sel.Key)
+	}
+	return v, nil
+}
+
+// jwtSource returns a JWT getter from a service account (TokenRequest) or
+// a Secret.
+func (b *providerBuilder) jwtSource(ctx context.Context, store *storeInfo, sa *v1alpha1.ServiceAccountSelector, sec *v1alpha1.SecretKeySelector, defaultAudiences []string) (func(context.Context) (string, error), error) {
+	switch {
+	case sa != nil:
+		return b.serviceAccountToken(store, *sa, defaultAudiences)
+	case sec != nil:
+		v, err := b.secretValue(ctx, store, *sec)
+		if err != nil {
+			return nil, err
+		}
+		tok := string(v)
+		return func(context.Context) (string, error) { return tok, nil }, nil
+	}
+	return nil, fmt.Errorf("%w: the login needs serviceAccountRef or secretRef", errInvalidStore)
+}
+
+// serviceAccountToken returns a getter that requests a short-lived token
+// for a service account from the TokenRequest API.
+func (b *providerBuilder) serviceAccountToken(store *storeInfo, sa v1alpha1.ServiceAccountSelector, defaultAudiences []string) (func(context.Context) (string, error), error) {
+	ns, err := credentialNamespace(store, sa.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	if b.tokens == nil {
+		return nil, errors.New("service account tokens are not available (no Kubernetes client)")
+	}
+	audiences := sa.Audiences
+	if len(audiences) == 0 {
+		audiences = defaultAudiences
+	}
+	return func(ctx context.Context) (string, error) {
+		expiry := int64((10 * time.Minute).Seconds())
+		tr, err := b.tokens.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa.Name, &authenticationv1.TokenRequest{
+			Spec: authenticationv1.TokenRequestSpec{Audiences: audiences, ExpirationSeconds: &expiry},
+		}, metav1CreateOptions)
+		if err != nil {
+			return "", fmt.Errorf("token for service account %s/%s: %w", ns, sa.Name, err)
+		}
+		return tr.Status.Token, nil
+	}, nil
+}
+
+// credentialRefs lists the Secrets a store's credentials come from, so the
+// cache can rebuild the provider when one changes.
+func credentialRefs(store *storeInfo) []v1alpha1.SecretKeySelector {
+	var out []v1alpha1.SecretKeySelector
+	p := store.Spec.Provider
+	if p.AWS != nil && p.AWS.Auth.SecretRef != nil {
+		r := p.AWS.Auth.SecretRef
+		out = append(out, r.AccessKeyID, r.SecretAccessKey)
+		if r.SessionToken != nil {
+			out = append(out, *r.SessionToken)
+		}
+	}
+	if p.Vault != nil {
+		a := p.Vault.Auth
+		if a.TokenSecretRef != nil {
+			out = append(out, *a.TokenSecretRef)
+		}
+		if a.AppRole != nil {
+			out = append(out, a.AppRole.SecretRef)
+			if a.AppRole.RoleRef != nil {
+				out = append(out, *a.AppRole.RoleRef)
+			}
+		}
+		if a.Kubernetes != nil && a.Kubernetes.SecretRef != nil {
+			out = append(out, *a.Kubernetes.SecretRef)
+		}
+		if a.JWT != nil && a.JWT.SecretRef != nil {
+			out = append(out, *a.JWT.SecretRef)
+		}
+	}
+	return out
+}
