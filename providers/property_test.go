@@ -56,4 +56,3 @@ func FuzzExtractProperty(f *testing.F) {
 		_, _ = ExtractAll(value)
 	})
 }
-

@@ -101,6 +101,14 @@ func TestProvider_webIdentity(t *testing.T) {
 		t.Fatalf("Validate with a rejected token: err = %v, want ErrAuth", err)
 	}
 
+	// The role's trust policy refusing the identity is an auth failure,
+	// not the IAM AccessDeniedException that Validate tolerates.
+	untrusted := newTestProvider(t, srv, noBatch, webIdentity("good-token"))
+	srv.Fail("AssumeRoleWithWebIdentity", 1, awstest.Fault{Status: 403, Code: "AccessDenied", Message: "Not authorized to perform sts:AssumeRoleWithWebIdentity"})
+	if err := untrusted.Validate(context.Background()); !errors.Is(err, providers.ErrAuth) {
+		t.Fatalf("role refused by STS: Validate err = %v, want ErrAuth", err)
+	}
+
 	failing := newTestProvider(t, srv, noBatch, func(c *Config) {
 		webIdentity("")(c)
 		c.WebIdentityToken = func(context.Context) (string, error) {
@@ -142,9 +150,10 @@ func TestProvider_Validate(t *testing.T) {
 	if err := p.Validate(ctx); err != nil {
 		t.Fatalf("Validate: %v", err)
 	}
+	// Authenticated but not allowed to list: the credentials work.
 	srv.Fail("ListSecrets", 1, awstest.AccessDenied)
-	if err := p.Validate(ctx); !errors.Is(err, providers.ErrAuth) {
-		t.Fatalf("access denied: err = %v, want ErrAuth", err)
+	if err := p.Validate(ctx); err != nil {
+		t.Fatalf("access denied to ListSecrets: %v, want success", err)
 	}
 	srv.Fail("ListSecrets", awstest.Always, awstest.Unavailable)
 	defer srv.ClearFaults()

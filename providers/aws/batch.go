@@ -199,6 +199,8 @@ func (p *Provider) fetchMany(ctx context.Context, ids []string) map[string]resul
 	switch {
 	case err == nil:
 	case isUnknownOperation(err) || isAccessDenied(err):
+		// BatchGetSecretValue needs its own IAM permission, which policies
+		// written for GetSecretValue lack.
 		p.disableBatch()
 		p.getEach(ctx, ids, out)
 		return out

@@ -111,10 +111,10 @@ func isUnknownOperation(err error) bool {
 	return errors.As(err, &ae) && unknownOperationCodes[ae.ErrorCode()]
 }
 
-// isAccessDenied reports whether IAM refused the operation itself (the
-// credentials are valid): BatchGetSecretValue needs its own permission,
-// which policies written for GetSecretValue lack.
+// isAccessDenied reports whether Secrets Manager's IAM check refused the
+// operation to credentials it accepted. (STS refusals, code AccessDenied,
+// are credential failures and do not match.)
 func isAccessDenied(err error) bool {
 	var ae smithy.APIError
-	return errors.As(err, &ae) && (ae.ErrorCode() == "AccessDeniedException" || ae.ErrorCode() == "AccessDenied")
+	return errors.As(err, &ae) && ae.ErrorCode() == "AccessDeniedException"
 }

@@ -180,15 +180,18 @@ func (p *Provider) fetchListed(parent context.Context, found []listed) (map[stri
 	return values, nil
 }
 
-// Validate proves the credentials work with one cheap call (ListSecrets of
-// one entry), which needs only the Secrets Manager endpoint. A missing
-// secretsmanager:ListSecrets permission reports ErrAuth.
+// Validate proves the credentials work with one cheap call, ListSecrets of
+// one entry, which needs only the Secrets Manager endpoint. Refused
+// credentials (unknown key, bad signature, expired token, a failed role
+// assumption) report ErrAuth. An IAM AccessDeniedException counts as
+// success: AWS authenticated the caller, and stores whose policy grants
+// only secretsmanager:GetSecretValue are common.
 func (p *Provider) Validate(ctx context.Context) error {
 	if p.ctx.Err() != nil {
 		return providers.Retryable(errClosed)
 	}
 	_, err := p.client.ListSecrets(ctx, &secretsmanager.ListSecretsInput{MaxResults: awssdk.Int32(1)})
-	if err != nil {
+	if err != nil && !isAccessDenied(err) {
 		return fmt.Errorf("secretsmanager validate: %w", classify(err))
 	}
 	return nil

@@ -11,9 +11,12 @@
 //
 // Concurrent GetSecret calls for the current version that arrive within
 // Config.BatchWindow are coalesced into one BatchGetSecretValue call (up to
-// Config.MaxBatch secrets), so a burst of reconciles costs a few API calls
-// instead of one per secret. Find lists secrets with ListSecrets and fetches
-// their values the same way.
+// Config.MaxBatch distinct secrets), so a burst of reconciles costs a few API
+// calls instead of one per secret; a call alone in its window uses
+// GetSecretValue. The price is up to one window of added latency per read.
+// Without the BatchGetSecretValue permission (or on an endpoint that lacks
+// the operation) reads fall back to GetSecretValue. Find lists secrets with
+// ListSecrets and fetches their values in batches too.
 //
 // Errors follow the providers contract: ErrNotFound, ErrAuth, Retryable for
 // throttling, 5xx and network failures; no error contains a secret value.

@@ -260,7 +260,7 @@ func TestAuth_Kubernetes(t *testing.T) {
 		},
 	})
 	var reviews atomic.Int32
-	apiserver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	apiserver := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var review struct {
 			Spec struct {
 				Token string `json:"token"`
@@ -291,8 +291,10 @@ func TestAuth_Kubernetes(t *testing.T) {
 	if err := root.Sys().EnableAuthWithOptions(mount, &api.EnableAuthOptions{Type: "kubernetes"}); err != nil {
 		t.Fatal(err)
 	}
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: apiserver.Certificate().Raw})
 	write(t, root, "auth/"+mount+"/config", map[string]any{
 		"kubernetes_host":      apiserver.URL,
+		"kubernetes_ca_cert":   string(caPEM),
 		"disable_local_ca_jwt": true,
 	})
 	write(t, root, "auth/"+mount+"/role/kseal", map[string]any{

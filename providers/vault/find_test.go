@@ -31,7 +31,7 @@ func TestProvider_Find(t *testing.T) {
 	}{
 		{name: "folder", query: providers.Query{Path: base + "/app/"}, want: []string{"app/a", "app/b", "app/sub/c", "app/sub/deeper/d"}},
 		{name: "name prefix", query: providers.Query{Path: base + "/app"}, want: []string{"app/a", "app/b", "app/sub/c", "app/sub/deeper/d", "app2/e"}},
-		{name: "whole tree without deleted", query: providers.Query{Path: base}, want: []string{"app/a", "app/b", "app/sub/c", "app/sub/deeper/d", "app2/e", "other/f"}},
+		{name: "whole tree without deleted", query: providers.Query{Path: base + "/"}, want: []string{"app/a", "app/b", "app/sub/c", "app/sub/deeper/d", "app2/e", "other/f"}},
 		{name: "regexp", query: providers.Query{Path: base + "/", NameRegexp: regexp.MustCompile(`/(a|c|f)$`)}, want: []string{"app/a", "app/sub/c", "other/f"}},
 		{name: "nothing there", query: providers.Query{Path: base + "/none/"}, want: nil},
 	}

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,10 +77,15 @@ func rootClient(t *testing.T, s *vaulttest.Server) *api.Client {
 	return c
 }
 
-// uniqueName turns the test name into a path segment, so tests sharing the
-// server use their own keys, mounts and roles.
+// names numbers the names uniqueName hands out.
+var names atomic.Int64
+
+// uniqueName returns a new path segment made from the test name, so tests
+// sharing the server (also across -count runs) use their own keys, mounts
+// and roles.
 func uniqueName(t *testing.T) string {
-	return strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "-"))
+	name := strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "-"))
+	return fmt.Sprintf("%s-%d", name, names.Add(1))
 }
 
 // write sets Vault path p (a raw API path) as root.

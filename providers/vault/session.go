@@ -21,8 +21,10 @@ import (
 // call is repeated once. Close stops the goroutine and revokes the token.
 
 const (
-	// expirySkew: a token this close to its expiry is not used any more.
-	expirySkew = time.Second
+	// maxExpirySkew: a token this close to its expiry (or a sixth of its
+	// TTL, when shorter) is not used any more. It stays well after the
+	// renewal time at two thirds of the TTL.
+	maxExpirySkew = time.Second
 	// Backoff of the renewal goroutine after a failed renewal and login.
 	minRetryWait = time.Second
 	maxRetryWait = 30 * time.Second
@@ -68,7 +70,7 @@ func (s *session) expires() time.Time {
 // usable reports whether the token can still be sent at now.
 func (s *session) usable(now time.Time) bool {
 	exp := s.expires()
-	return exp.IsZero() || now.Before(exp.Add(-expirySkew))
+	return exp.IsZero() || now.Before(exp.Add(-min(maxExpirySkew, s.ttl/6)))
 }
 
 // refreshAt is when the renewal goroutine renews or replaces the token;
@@ -157,7 +159,9 @@ func (p *Provider) relogin(ctx context.Context, stale *session) (*session, error
 	p.mu.Unlock()
 	if closed {
 		// Close ran during the login; do not leave the token behind.
-		_ = p.revoke(s)
+		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Timeout)
+		defer cancel()
+		_ = p.revoke(ctx, s)
 		return nil, errClosed
 	}
 	p.wakeRenewer()
@@ -323,7 +327,7 @@ func (p *Provider) refresh(s *session) error {
 	if _, err := p.relogin(ctx, s); err != nil {
 		return err
 	}
-	_ = p.revoke(s)
+	_ = p.revoke(ctx, s)
 	return nil
 }
 
@@ -349,12 +353,10 @@ func (p *Provider) renew(ctx context.Context, s *session) (*session, error) {
 
 // revoke revokes s's token (best effort: a token Vault already refuses
 // counts as revoked).
-func (p *Provider) revoke(s *session) error {
+func (p *Provider) revoke(ctx context.Context, s *session) error {
 	if !s.usable(time.Now()) {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Timeout)
-	defer cancel()
 	err := s.client.Auth().Token().RevokeSelfWithContext(ctx, "")
 	if isForbidden(err) {
 		err = nil

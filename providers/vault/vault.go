@@ -127,7 +127,9 @@ func (p *Provider) Close() error {
 			<-p.done
 		}
 		if s != nil && s.login {
-			err = p.revoke(s)
+			ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Timeout)
+			defer cancel()
+			err = p.revoke(ctx, s)
 		}
 	})
 	return err
