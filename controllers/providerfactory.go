@@ -77,7 +77,7 @@ func (b *providerBuilder) build(ctx context.Context, store *storeInfo) (provider
 	onCall := func(op string, err error) { countProviderCall(store.providerName(), op, err) }
 	switch p := store.Spec.Provider; {
 	case p.AWS != nil:
-		cfg := aws.Config{Region: p.AWS.Region, Endpoint: p.AWS.Endpoint, Role: p.AWS.Role, OnCall: onCall}
+		cfg := aws.Config{Region: p.AWS.Region, Endpoint: p.AWS.Endpoint, STSEndpoint: p.AWS.STSEndpoint, Role: p.AWS.Role, OnCall: onCall}
 		if ref := p.AWS.Auth.SecretRef; ref != nil {
 			id, err := b.secretValue(ctx, store, ref.AccessKeyID)
 			if err != nil {

@@ -64,6 +64,10 @@ type AWSProvider struct {
 	// LocalStack). A kseal extension; ESO reads it from the environment.
 	// +optional
 	Endpoint string `json:"endpoint,omitempty"`
+	// STSEndpoint overrides the STS endpoint URL used to assume Role (VPC
+	// endpoints, emulators). A kseal extension.
+	// +optional
+	STSEndpoint string `json:"stsEndpoint,omitempty"`
 }
 
 // AWSAuth selects AWS credentials.
