@@ -124,7 +124,7 @@ prepare_stage
 
 if ${tidy}; then
 	log "tidying hack/tools/vault"
-	(cd "${stage}" && GOFLAGS= go mod tidy)
+	(cd "${stage}" && GOFLAGS='' go mod tidy)
 	cp "${stage}/go.mod" "${stage}/go.sum" "${module_dir}/"
 	log "updated ${module_dir#"${repo_root}/"}/go.mod and go.sum"
 	exit 0

@@ -34,6 +34,8 @@ func TestProvider_Find(t *testing.T) {
 		{name: "whole tree without deleted", query: providers.Query{Path: base + "/"}, want: []string{"app/a", "app/b", "app/sub/c", "app/sub/deeper/d", "app2/e", "other/f"}},
 		{name: "regexp", query: providers.Query{Path: base + "/", NameRegexp: regexp.MustCompile(`/(a|c|f)$`)}, want: []string{"app/a", "app/sub/c", "other/f"}},
 		{name: "nothing there", query: providers.Query{Path: base + "/none/"}, want: nil},
+		{name: "ESO-style path with mount", query: providers.Query{Path: "secret/" + base + "/other/"}, want: []string{"other/f"}},
+		{name: "ESO-style path with mount and metadata", query: providers.Query{Path: "secret/metadata/" + base + "/other/"}, want: []string{"other/f"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,6 +57,14 @@ func TestProvider_Find(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("path outside the mount", func(t *testing.T) {
+		for _, path := range []string{"../x", base + "/../../sys/", base + "//a"} {
+			if _, err := p.Find(context.Background(), providers.Query{Path: path}); err == nil {
+				t.Errorf("Find %q: no error", path)
+			}
+		}
+	})
 
 	t.Run("tags", func(t *testing.T) {
 		_, err := p.Find(context.Background(), providers.Query{Path: base, Tags: map[string]string{"team": "a"}})

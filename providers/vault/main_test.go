@@ -50,7 +50,7 @@ func needVault(t *testing.T) *vaulttest.Server {
 		if os.Getenv("KSEAL_REQUIRE_TOOLS") != "" {
 			t.Fatalf("KSEAL_REQUIRE_TOOLS is set: %v", srvErr)
 		}
-		t.Skipf("no Vault dev server: %v (run hack/build-vault.sh, or set %s)", srvErr, vaulttest.BinaryEnvVar)
+		t.Skipf("no Vault dev server: %v (or set %s to a vault binary)", srvErr, vaulttest.BinaryEnvVar)
 	}
 	return srv
 }

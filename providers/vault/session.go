@@ -128,8 +128,8 @@ func (p *Provider) session(ctx context.Context) (*session, error) {
 		return s, nil
 	}
 	if p.login == nil {
-		// A static token that has expired; Vault will say so.
-		return s, nil
+		// Not reached: a static token's session never expires.
+		return nil, errors.New("vault: no token")
 	}
 	return p.relogin(ctx, s)
 }

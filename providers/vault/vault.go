@@ -190,17 +190,24 @@ func (p *Provider) GetSecret(ctx context.Context, ref providers.Ref) ([]byte, er
 
 // key checks a remote key and removes an ESO-style mount prefix.
 func (p *Provider) key(key string) (string, error) {
-	key = strings.Trim(key, "/")
-	if rest, ok := strings.CutPrefix(key, p.cfg.MountPath+"/"); ok {
-		key = rest
-		if p.cfg.KVVersion == KVv2 {
-			key = strings.TrimPrefix(key, "data/")
-		}
-	}
+	key = p.trimMount(strings.Trim(key, "/"), "data/")
 	if err := checkPath(key); err != nil {
 		return "", fmt.Errorf("vault key %q: %v", key, err)
 	}
 	return key, nil
+}
+
+// trimMount removes a leading "<mount>/" from path, and after it, for KV v2,
+// the API segment api ("data/" or "metadata/").
+func (p *Provider) trimMount(path, api string) string {
+	rest, ok := strings.CutPrefix(path, p.cfg.MountPath+"/")
+	if !ok {
+		return path
+	}
+	if p.cfg.KVVersion == KVv2 {
+		rest = strings.TrimPrefix(rest, api)
+	}
+	return rest
 }
 
 // dataPath is the API path that reads key.
@@ -240,15 +247,21 @@ const maxFindEntries = 10000
 
 // Find lists the secrets whose path (relative to the mount) starts with
 // q.Path, walking folders recursively (KV v2 metadata listing, or KV v1
-// listing), keeps those matching q.NameRegexp, and returns each one's fields
-// as a JSON object, keyed by path. Secrets deleted between listing and
-// reading are left out. Vault has no tags in this sense: q.Tags gives
-// providers.ErrUnsupported.
+// listing), keeps those whose path matches q.NameRegexp, and returns each
+// one's fields as a JSON object (as GetSecret does), keyed by path relative
+// to the mount, for example "app/db" (the caller turns "/" into something a
+// Secret key may hold). Secrets whose latest version is deleted are left out.
+// Vault has no tags in this sense: q.Tags gives providers.ErrUnsupported.
 func (p *Provider) Find(ctx context.Context, q providers.Query) (map[string][]byte, error) {
 	if len(q.Tags) > 0 {
 		return nil, fmt.Errorf("vault find: tags: %w", providers.ErrUnsupported)
 	}
-	prefix := strings.TrimLeft(q.Path, "/")
+	prefix := p.trimMount(strings.TrimLeft(q.Path, "/"), "metadata/")
+	if dir := strings.TrimSuffix(prefix[:strings.LastIndex(prefix, "/")+1], "/"); dir != "" {
+		if err := checkPath(dir); err != nil {
+			return nil, fmt.Errorf("vault find path %q: %v", q.Path, err)
+		}
+	}
 	keys, err := p.list(ctx, prefix)
 	if err != nil {
 		return nil, err
