@@ -194,3 +194,7 @@ func hasLabel(m *dto.Metric, name, value string) bool {
 	}
 	return false
 }
+
+// requireTools reports whether missing test tools must fail the tests
+// (make test sets KSEAL_REQUIRE_TOOLS) rather than skip them.
+func requireTools() bool { return os.Getenv("KSEAL_REQUIRE_TOOLS") != "" }
