@@ -69,9 +69,9 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./crypto/...
 
 ## demo: offline sealing, then the controller on a local control plane (no cluster needed)
-demo: build envtest
+demo: build envtest vault
 	@hack/demo.sh
-	@KUBEBUILDER_ASSETS="$$(hack/build-envtest.sh)" $(GO) run ./hack/demo
+	@KUBEBUILDER_ASSETS="$$(hack/build-envtest.sh)" KSEAL_VAULT="$$(hack/build-vault.sh)" $(GO) run ./hack/demo
 
 clean:
 	rm -rf bin

@@ -2,7 +2,9 @@
 // kube-apiserver and etcd (no cluster needed), runs bin/kseal-controller
 // against them, seals a Secret with bin/kseal using the controller's
 // certificate, applies the SealedSecret, and prints the Secret the controller
-// made and the SealedSecret's status. Everything is stopped at the end.
+// made and the SealedSecret's status. Then it syncs one ExternalSecret from a
+// local AWS Secrets Manager emulator and one from a Vault dev server.
+// Everything is stopped at the end.
 package main
 
 import (
@@ -18,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,6 +29,8 @@ import (
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
 	"github.com/kseal-dev/kseal/crypto/sealedsecret"
+	"github.com/kseal-dev/kseal/providers/aws/awstest"
+	"github.com/kseal-dev/kseal/providers/vault/vaulttest"
 	"github.com/kseal-dev/kseal/test/envtestenv"
 )
 
@@ -178,6 +183,123 @@ stringData:
 		return fmt.Errorf("a Secret was created in namespace attacker")
 	}
 	fmt.Println("no Secret in namespace attacker.")
+
+	if err := demoAWS(ctx, c); err != nil {
+		return err
+	}
+	return demoVault(ctx, c)
+}
+
+// demoAWS syncs one ExternalSecret from a local AWS Secrets Manager emulator.
+func demoAWS(ctx context.Context, c client.Client) error {
+	step("ExternalSecret: a value from AWS Secrets Manager (a local emulator)")
+	srv := awstest.Start()
+	defer srv.Close()
+	name, value := "shop/payments", `{"api-key":"pk_live_demo_123","webhook-secret":"whsec_demo"}`
+	if _, err := srv.Admin().CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &name, SecretString: &value}); err != nil {
+		return err
+	}
+	fmt.Printf("remote secret %s = %s\n", name, value)
+	creds := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "aws-creds", Namespace: "shop"},
+		StringData: map[string]string{"id": awstest.AccessKeyID, "key": awstest.SecretAccessKey}}
+	store := &v1alpha1.SecretStore{ObjectMeta: metav1.ObjectMeta{Name: "aws", Namespace: "shop"},
+		Spec: v1alpha1.SecretStoreSpec{Provider: v1alpha1.SecretStoreProvider{AWS: &v1alpha1.AWSProvider{
+			Service: v1alpha1.AWSServiceSecretsManager, Region: srv.Region, Endpoint: srv.URL,
+			Auth: v1alpha1.AWSAuth{SecretRef: &v1alpha1.AWSAuthSecretRef{
+				AccessKeyID:     v1alpha1.SecretKeySelector{Name: "aws-creds", Key: "id"},
+				SecretAccessKey: v1alpha1.SecretKeySelector{Name: "aws-creds", Key: "key"},
+			}}}}}}
+	es := &v1alpha1.ExternalSecret{ObjectMeta: metav1.ObjectMeta{Name: "payments", Namespace: "shop"},
+		Spec: v1alpha1.ExternalSecretSpec{
+			RefreshInterval: &metav1.Duration{Duration: time.Hour},
+			SecretStoreRef:  v1alpha1.SecretStoreRef{Name: "aws"},
+			Data: []v1alpha1.ExternalSecretData{{SecretKey: "api-key",
+				RemoteRef: v1alpha1.ExternalSecretDataRemoteRef{Key: name, Property: "api-key"}}},
+			DataFrom: []v1alpha1.ExternalSecretDataFromRemoteRef{{Extract: &v1alpha1.ExternalSecretDataRemoteRef{Key: name}}},
+		}}
+	for _, o := range []client.Object{creds, store, es} {
+		if err := c.Create(ctx, o); err != nil {
+			return err
+		}
+	}
+	printYAML(es.Spec)
+	return showExternalSecret(ctx, c, "shop", "payments")
+}
+
+// demoVault syncs one ExternalSecret from a local Vault dev server.
+func demoVault(ctx context.Context, c client.Client) error {
+	step("ExternalSecret: a value from HashiCorp Vault (a local dev server)")
+	srv, err := vaulttest.Start()
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+	vc, err := srv.Client()
+	if err != nil {
+		return err
+	}
+	if _, err := vc.KVv2("secret").Put(ctx, "shop/smtp", map[string]any{"password": "smtp-demo-pass", "user": "mailer"}); err != nil {
+		return err
+	}
+	fmt.Println("vault kv put secret/shop/smtp user=mailer password=smtp-demo-pass")
+	token := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "vault-token", Namespace: "shop"},
+		StringData: map[string]string{"token": srv.RootToken}}
+	store := &v1alpha1.SecretStore{ObjectMeta: metav1.ObjectMeta{Name: "vault", Namespace: "shop"},
+		Spec: v1alpha1.SecretStoreSpec{Provider: v1alpha1.SecretStoreProvider{Vault: &v1alpha1.VaultProvider{
+			Server: srv.Addr, Path: "secret", Version: v1alpha1.VaultKVv2,
+			Auth: v1alpha1.VaultAuth{TokenSecretRef: &v1alpha1.SecretKeySelector{Name: "vault-token", Key: "token"}}}}}}
+	es := &v1alpha1.ExternalSecret{ObjectMeta: metav1.ObjectMeta{Name: "smtp", Namespace: "shop"},
+		Spec: v1alpha1.ExternalSecretSpec{
+			SecretStoreRef: v1alpha1.SecretStoreRef{Name: "vault"},
+			Target: v1alpha1.ExternalSecretTarget{Template: &v1alpha1.ExternalSecretTemplate{
+				Data: map[string]string{"url": "smtp://{{ .user }}:{{ .password }}@mail.shop.example:587"}}},
+			Data: []v1alpha1.ExternalSecretData{
+				{SecretKey: "user", RemoteRef: v1alpha1.ExternalSecretDataRemoteRef{Key: "shop/smtp", Property: "user"}},
+				{SecretKey: "password", RemoteRef: v1alpha1.ExternalSecretDataRemoteRef{Key: "shop/smtp", Property: "password"}},
+			},
+		}}
+	for _, o := range []client.Object{token, store, es} {
+		if err := c.Create(ctx, o); err != nil {
+			return err
+		}
+	}
+	printYAML(es.Spec)
+	return showExternalSecret(ctx, c, "shop", "smtp")
+}
+
+func printYAML(v any) {
+	out, _ := yaml.Marshal(v)
+	fmt.Print(string(out))
+}
+
+// showExternalSecret waits until the ExternalSecret is Ready and prints its
+// Secret and status.
+func showExternalSecret(ctx context.Context, c client.Client, ns, name string) error {
+	deadline := time.Now().Add(60 * time.Second)
+	var es v1alpha1.ExternalSecret
+	for {
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &es); err != nil {
+			return err
+		}
+		if apimeta.IsStatusConditionTrue(es.Status.Conditions, v1alpha1.ConditionReady) {
+			break
+		}
+		if time.Now().After(deadline) {
+			printYAML(es.Status)
+			return fmt.Errorf("ExternalSecret %s/%s not Ready after 60s", ns, name)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var s corev1.Secret
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &s); err != nil {
+		return err
+	}
+	fmt.Printf("Secret %s/%s:\n", ns, name)
+	for k, v := range s.Data {
+		fmt.Printf("  %s: %s\n", k, v)
+	}
+	fmt.Println("status:")
+	printYAML(es.Status)
 	return nil
 }
 

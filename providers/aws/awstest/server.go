@@ -121,6 +121,14 @@ type injected struct {
 // NewServer starts kumo and the middleware; both stop when tb ends.
 func NewServer(tb testing.TB) *Server {
 	tb.Helper()
+	s := Start()
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// Start starts kumo and the middleware outside a test (demos, benchmarks
+// driven by a program); stop them with Close.
+func Start() *Server {
 	s := &Server{
 		Region:  DefaultRegion,
 		kumo:    kumo.NewServer(),
@@ -130,7 +138,6 @@ func NewServer(tb testing.TB) *Server {
 	}
 	s.front = httptest.NewServer(s)
 	s.URL = s.front.URL
-	tb.Cleanup(s.Close)
 	return s
 }
 
