@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"maps"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -12,12 +11,10 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -124,7 +121,7 @@ func (r *SealedSecretReconciler) Reconcile(ctx context.Context, req reconcile.Re
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	in := policyInput{ss: ss, secret: secret, sealedHash: sealedHash(ss)}
+	in := sealedSecretInput(ss, secret)
 	act, reason, message := decide(in)
 	switch act {
 	case actionNone:
@@ -147,7 +144,7 @@ func (r *SealedSecretReconciler) Reconcile(ctx context.Context, req reconcile.Re
 		// spec change triggers a new reconcile.
 		return reconcile.Result{}, reconcile.TerminalError(err)
 	}
-	if err := r.write(ctx, ss, secret, desired, in.sealedHash, keyName, act); err != nil {
+	if err := writeTargetSecret(ctx, r.Client, ss, in, desired, keyName, act); err != nil {
 		setReady(ss, metav1.ConditionFalse, v1alpha1.ReasonProgressing, "writing the Secret failed: "+err.Error())
 		return reconcile.Result{}, err
 	}
@@ -201,70 +198,7 @@ func countDecryptions(ss *v1alpha1.SealedSecret) {
 	decryptionsTotal.WithLabelValues("v2").Add(float64(v2))
 }
 
-// write creates or updates the Secret from desired.
-func (r *SealedSecretReconciler) write(ctx context.Context, ss *v1alpha1.SealedSecret, current, desired *corev1.Secret, hash, keyName string, act action) error {
-	patchMode := isPatchMode(ss)
-	var target *corev1.Secret
-	if act == actionCreate {
-		target = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: ss.Name, Namespace: ss.Namespace}}
-	} else {
-		target = current.DeepCopy()
-	}
-	if target.Labels == nil {
-		target.Labels = map[string]string{}
-	}
-	if target.Annotations == nil {
-		target.Annotations = map[string]string{}
-	}
-	maps.Copy(target.Labels, desired.Labels)
-	maps.Copy(target.Annotations, desired.Annotations)
-	delete(target.Annotations, v1alpha1.AnnotationPatch)
-	if patchMode && current != nil {
-		if target.Data == nil {
-			target.Data = map[string][]byte{}
-		}
-		maps.Copy(target.Data, desired.Data)
-	} else {
-		target.Data = desired.Data
-		target.Type = desired.Type
-		target.Immutable = desired.Immutable
-	}
-	if act == actionCreate {
-		target.Type = desired.Type
-		target.Immutable = desired.Immutable
-	}
-	if !patchMode && !skipOwnerReferences(ss) {
-		// A managed Secret may still be controlled by its former owner (a
-		// sealed-secrets SealedSecret during migration): kseal takes over.
-		if ref := metav1.GetControllerOf(target); ref != nil && ref.UID != ss.UID && isManaged(target) {
-			target.OwnerReferences = withoutOwner(target.OwnerReferences, ref.UID)
-		}
-		if err := controllerutil.SetControllerReference(ss, target, r.Scheme()); err != nil {
-			return err
-		}
-	}
-	var keys []string
-	if patchMode {
-		keys = itemKeys(policyInput{ss: ss})
-	}
-	target.Annotations[AnnotationSealedHash] = hash
-	target.Annotations[AnnotationDataHash] = dataHash(target, keys)
-	target.Annotations[AnnotationUnsealedWith] = keyName
-	if act == actionCreate {
-		return r.Create(ctx, target)
-	}
-	return r.Update(ctx, target)
-}
 
-func withoutOwner(refs []metav1.OwnerReference, uid types.UID) []metav1.OwnerReference {
-	out := refs[:0:0]
-	for _, r := range refs {
-		if r.UID != uid {
-			out = append(out, r)
-		}
-	}
-	return out
-}
 
 func (r *SealedSecretReconciler) event(ss *v1alpha1.SealedSecret, typ, reason, message string) {
 	if r.Recorder != nil {

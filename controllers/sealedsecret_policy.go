@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
 )
@@ -36,11 +37,31 @@ const (
 	actionRefuse
 )
 
-// policyInput is what the target-Secret policies look at.
+// policyInput is what the target-Secret policies look at. It describes the
+// source object (a SealedSecret or SopsSecret) by what the policies need.
 type policyInput struct {
-	ss         *v1alpha1.SealedSecret
-	secret     *corev1.Secret // nil when absent
+	// ownerUID is the source object's UID.
+	ownerUID types.UID
+	// patch merges into a Secret without owning it; keys then lists the
+	// data keys the source manages.
+	patch bool
+	keys  []string
+	// skipOwner writes the Secret without an owner reference.
+	skipOwner bool
+	// secret is the current target Secret, nil when absent.
+	secret *corev1.Secret
+	// sealedHash fingerprints the source content.
 	sealedHash string
+}
+
+// sealedSecretInput builds the policy input for a SealedSecret.
+func sealedSecretInput(ss *v1alpha1.SealedSecret, secret *corev1.Secret) policyInput {
+	in := policyInput{ownerUID: ss.UID, patch: isPatchMode(ss), skipOwner: skipOwnerReferences(ss), secret: secret, sealedHash: sealedHash(ss)}
+	if in.patch {
+		in.keys = slices.Collect(maps.Keys(ss.Spec.EncryptedData))
+		in.keys = append(in.keys, slices.Collect(maps.Keys(ss.Spec.Template.Data))...)
+	}
+	return in
 }
 
 // policy inspects the input and, when it applies, returns the action with
@@ -73,7 +94,7 @@ func secretAbsent(in policyInput) (action, string, string, bool) {
 }
 
 func secretNotOurs(in policyInput) (action, string, string, bool) {
-	if isPatchMode(in.ss) || ownedBy(in.secret, in.ss) || isManaged(in.secret) {
+	if in.patch || ownedBy(in.secret, in.ownerUID, in.skipOwner) || isManaged(in.secret) {
 		return 0, "", "", false
 	}
 	return actionRefuse, v1alpha1.ReasonSecretNotOwned,
@@ -85,10 +106,10 @@ func secretUpToDate(in policyInput) (action, string, string, bool) {
 	if a[AnnotationSealedHash] != in.sealedHash {
 		return 0, "", "", false
 	}
-	if a[AnnotationDataHash] != dataHash(in.secret, itemKeys(in)) {
+	if a[AnnotationDataHash] != dataHash(in.secret, in.keys) {
 		return 0, "", "", false
 	}
-	if !isPatchMode(in.ss) && !skipOwnerReferences(in.ss) && !ownedBy(in.secret, in.ss) {
+	if !in.patch && !in.skipOwner && !ownedBy(in.secret, in.ownerUID, false) {
 		return 0, "", "", false // adopt a managed Secret
 	}
 	return actionNone, v1alpha1.ReasonUnsealed, "Secret is up to date", true
@@ -100,16 +121,6 @@ func secretImmutable(in policyInput) (action, string, string, bool) {
 			"the Secret is immutable and differs from the SealedSecret; delete it and kseal will create it again", true
 	}
 	return 0, "", "", false
-}
-
-// itemKeys returns the data keys kseal manages in patch mode (nil: all).
-func itemKeys(in policyInput) []string {
-	if !isPatchMode(in.ss) {
-		return nil
-	}
-	ks := slices.Collect(maps.Keys(in.ss.Spec.EncryptedData))
-	ks = append(ks, slices.Collect(maps.Keys(in.ss.Spec.Template.Data))...)
-	return ks
 }
 
 // annotated reports whether any of the names is "true" in any of the maps.
@@ -138,13 +149,13 @@ func skipOwnerReferences(ss *v1alpha1.SealedSecret) bool {
 	return annotated([]string{v1alpha1.AnnotationSkipSetOwnerReferences, v1alpha1.AnnotationBitnamiSkipSetOwnerReferences}, ss.Annotations, ss.Spec.Template.Metadata.Annotations)
 }
 
-// ownedBy reports whether secret is controlled by ss, or was created by it
-// without an owner reference (skip-set-owner-references).
-func ownedBy(secret *corev1.Secret, ss *v1alpha1.SealedSecret) bool {
+// ownedBy reports whether secret is controlled by the object with uid, or
+// was created by it without an owner reference (skipOwner).
+func ownedBy(secret *corev1.Secret, uid types.UID, skipOwner bool) bool {
 	if ref := metav1.GetControllerOf(secret); ref != nil {
-		return ref.UID == ss.UID
+		return ref.UID == uid
 	}
-	return skipOwnerReferences(ss) && secret.Annotations[AnnotationSealedHash] != ""
+	return skipOwner && secret.Annotations[AnnotationSealedHash] != ""
 }
 
 // sealedHash fingerprints everything that decides the Secret's content:

@@ -76,7 +76,7 @@ func TestDecide(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			act, reason, msg := decide(policyInput{ss: tt.ss, secret: tt.secret, sealedHash: sealedHash(tt.ss)})
+			act, reason, msg := decide(sealedSecretInput(tt.ss, tt.secret))
 			if act != tt.want || reason != tt.reason {
 				t.Errorf("got action %d reason %s (%s), want %d %s", act, reason, msg, tt.want, tt.reason)
 			}

@@ -1,0 +1,81 @@
+package controllers
+
+import (
+	"context"
+	"maps"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/kseal-dev/kseal/api/v1alpha1"
+)
+
+// writeTargetSecret creates or updates the Secret of a SealedSecret or
+// SopsSecret (owner) from desired, as the policy input in describes: in
+// patch mode only the source's keys are merged and no owner is set;
+// otherwise the Secret is replaced and owned (unless skipOwner). It records
+// the content hashes that let later reconciles skip decryption.
+func writeTargetSecret(ctx context.Context, c client.Client, owner client.Object, in policyInput, desired *corev1.Secret, keyName string, act action) error {
+	current := in.secret
+	var target *corev1.Secret
+	if act == actionCreate {
+		target = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: owner.GetName(), Namespace: owner.GetNamespace()}}
+	} else {
+		target = current.DeepCopy()
+	}
+	if target.Labels == nil {
+		target.Labels = map[string]string{}
+	}
+	if target.Annotations == nil {
+		target.Annotations = map[string]string{}
+	}
+	maps.Copy(target.Labels, desired.Labels)
+	maps.Copy(target.Annotations, desired.Annotations)
+	delete(target.Annotations, v1alpha1.AnnotationPatch)
+	if in.patch && current != nil {
+		if target.Data == nil {
+			target.Data = map[string][]byte{}
+		}
+		maps.Copy(target.Data, desired.Data)
+	} else {
+		target.Data = desired.Data
+		target.Type = desired.Type
+		target.Immutable = desired.Immutable
+	}
+	if act == actionCreate {
+		target.Type = desired.Type
+		target.Immutable = desired.Immutable
+	}
+	if !in.patch && !in.skipOwner {
+		// A managed Secret may still be controlled by its former owner (a
+		// sealed-secrets SealedSecret during migration): kseal takes over.
+		if ref := metav1.GetControllerOf(target); ref != nil && ref.UID != owner.GetUID() && isManaged(target) {
+			target.OwnerReferences = withoutOwner(target.OwnerReferences, ref.UID)
+		}
+		if err := controllerutil.SetControllerReference(owner, target, c.Scheme()); err != nil {
+			return err
+		}
+	}
+	target.Annotations[AnnotationSealedHash] = in.sealedHash
+	target.Annotations[AnnotationDataHash] = dataHash(target, in.keys)
+	if keyName != "" {
+		target.Annotations[AnnotationUnsealedWith] = keyName
+	}
+	if act == actionCreate {
+		return c.Create(ctx, target)
+	}
+	return c.Update(ctx, target)
+}
+
+func withoutOwner(refs []metav1.OwnerReference, uid types.UID) []metav1.OwnerReference {
+	out := refs[:0:0]
+	for _, r := range refs {
+		if r.UID != uid {
+			out = append(out, r)
+		}
+	}
+	return out
+}
