@@ -70,6 +70,14 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 	if err := ssr.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("sealedsecret controller: %w", err)
 	}
+	sops := &SopsSecretReconciler{
+		Client:   mgr.GetClient(),
+		Keys:     km,
+		Recorder: mgr.GetEventRecorderFor("kseal-controller"), //nolint:staticcheck // core/v1 events
+	}
+	if err := sops.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("sopssecret controller: %w", err)
+	}
 	if !opts.DisableExternalSecrets {
 		if err := setupExternalSecrets(mgr, opts); err != nil {
 			return nil, err

@@ -124,3 +124,5 @@ func apply(t testing.TB, ss *v1alpha1.SealedSecret) {
 		t.Fatal(err)
 	}
 }
+
+func clientKey(ns, name string) client.ObjectKey { return client.ObjectKey{Namespace: ns, Name: name} }

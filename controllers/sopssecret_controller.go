@@ -1,0 +1,238 @@
+package controllers
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kseal-dev/kseal/api/v1alpha1"
+	"github.com/kseal-dev/kseal/crypto/sealedsecret"
+	"github.com/kseal-dev/kseal/crypto/sops"
+	"github.com/kseal-dev/kseal/providers"
+)
+
+// SopsSecretReconciler decrypts SopsSecrets in the cluster with the
+// controller's age identities and keeps their Secrets, with the same
+// ownership, drift and condition rules as SealedSecrets.
+type SopsSecretReconciler struct {
+	client.Client
+	// Keys gives the age identities (the hybrid identity of every key
+	// generation).
+	Keys KeySource
+	// Recorder records events; they never contain secret values.
+	Recorder record.EventRecorder
+}
+
+// SetupWithManager registers the reconciler.
+func (r *SopsSecretReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.SopsSecret{}).
+		Owns(&corev1.Secret{}).
+		WithOptions(controllerOptions(2)).
+		Complete(r)
+}
+
+// +kubebuilder:rbac:groups=kseal.dev,resources=sopssecrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=kseal.dev,resources=sopssecrets/status,verbs=get;update;patch
+
+// Reconcile decrypts one SopsSecret when its content or Secret changed.
+func (r *SopsSecretReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	obj := &v1alpha1.SopsSecret{}
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if !obj.DeletionTimestamp.IsZero() {
+		return reconcile.Result{}, nil
+	}
+	base := obj.DeepCopy()
+	result, err := r.reconcile(ctx, obj)
+	if perr := r.Status().Patch(ctx, obj, client.MergeFrom(base)); perr != nil && !apierrors.IsNotFound(perr) {
+		return reconcile.Result{}, perr
+	}
+	return result, err
+}
+
+func (r *SopsSecretReconciler) reconcile(ctx context.Context, obj *v1alpha1.SopsSecret) (reconcile.Result, error) {
+	identities := hybridIdentities(r.Keys)
+	if len(identities) == 0 {
+		setSopsReady(obj, metav1.ConditionUnknown, v1alpha1.ReasonProgressing, "waiting for the controller's keys to load")
+		return reconcile.Result{RequeueAfter: time.Second}, nil
+	}
+	secret := &corev1.Secret{}
+	if err := r.Get(ctx, client.ObjectKeyFromObject(obj), secret); apierrors.IsNotFound(err) {
+		secret = nil
+	} else if err != nil {
+		return reconcile.Result{}, err
+	}
+	in := policyInput{
+		ownerUID:   obj.UID,
+		skipOwner:  annotated([]string{v1alpha1.AnnotationSkipSetOwnerReferences}, obj.Annotations),
+		secret:     secret,
+		sealedHash: sopsHash(obj),
+	}
+	act, reason, message := decide(in)
+	switch act {
+	case actionNone:
+		setSopsReady(obj, metav1.ConditionTrue, reason, message)
+		return reconcile.Result{}, nil
+	case actionRefuse:
+		setSopsReady(obj, metav1.ConditionFalse, reason, message)
+		r.event(obj, corev1.EventTypeWarning, reason, message)
+		return reconcile.Result{}, nil
+	}
+	desired, err := r.decrypt(obj, identities)
+	if err != nil {
+		reason := sopsReason(err)
+		setSopsReady(obj, metav1.ConditionFalse, reason, err.Error())
+		r.event(obj, corev1.EventTypeWarning, EventUnsealFailed, err.Error())
+		return reconcile.Result{}, reconcile.TerminalError(err)
+	}
+	if err := writeTargetSecret(ctx, r.Client, obj, in, desired, "", act); err != nil {
+		setSopsReady(obj, metav1.ConditionFalse, v1alpha1.ReasonProgressing, "writing the Secret failed: "+err.Error())
+		return reconcile.Result{}, err
+	}
+	setSopsReady(obj, metav1.ConditionTrue, v1alpha1.ReasonUnsealed, "Secret "+obj.Name+" is up to date")
+	r.event(obj, corev1.EventTypeNormal, EventUnsealed, "Secret "+obj.Name+" written")
+	return reconcile.Result{}, nil
+}
+
+// decrypt opens the document and renders the Secret.
+func (r *SopsSecretReconciler) decrypt(obj *v1alpha1.SopsSecret, identities []age.Identity) (*corev1.Secret, error) {
+	format := sops.FormatYAML
+	switch obj.Spec.Format {
+	case v1alpha1.SopsFormatJSON:
+		format = sops.FormatJSON
+	case v1alpha1.SopsFormatDotenv:
+		format = sops.FormatDotenv
+	}
+	d, err := sops.New(identities, sops.Options{})
+	if err != nil {
+		return nil, err
+	}
+	name := fmt.Sprintf("SopsSecret %s/%s spec.sops", obj.Namespace, obj.Name)
+	plain, err := d.Decrypt(name, []byte(obj.Spec.Sops), format)
+	decryptionsTotal.WithLabelValues("sops").Inc()
+	if err != nil {
+		return nil, err
+	}
+	data, err := topLevelValues(plain, format)
+	clear(plain)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := sealedsecret.RenderTemplates(obj.Spec.Template.Data, data); err != nil {
+		return nil, err
+	}
+	meta := obj.Spec.Template.Metadata
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Labels: maps.Clone(meta.Labels), Annotations: maps.Clone(meta.Annotations)},
+		Type:       obj.Spec.Template.Type,
+		Immutable:  obj.Spec.Template.Immutable,
+		Data:       data,
+	}
+	if s.Type == "" {
+		s.Type = corev1.SecretTypeOpaque
+	}
+	return s, nil
+}
+
+// errNotMapping: the decrypted document is not a mapping of keys to values.
+var errNotMapping = errors.New("the decrypted document is not a mapping of keys to values")
+
+// topLevelValues turns a decrypted document into Secret data.
+func topLevelValues(plain []byte, f sops.Format) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	if f == sops.FormatDotenv {
+		sc := bufio.NewScanner(bytes.NewReader(plain))
+		sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
+		for sc.Scan() {
+			line := strings.TrimSpace(sc.Text())
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			k, v, ok := strings.Cut(line, "=")
+			if !ok {
+				return nil, errNotMapping
+			}
+			out[k] = []byte(v)
+		}
+		return out, sc.Err()
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(plain, &doc); err != nil || doc == nil {
+		return nil, errNotMapping
+	}
+	for k, v := range doc {
+		b, err := providers.EncodeField(v)
+		if err != nil {
+			return nil, errNotMapping
+		}
+		out[k] = b
+	}
+	return out, nil
+}
+
+// sopsReason maps a SOPS failure to a Ready reason.
+func sopsReason(err error) string {
+	var ke *sops.KeyError
+	switch {
+	case errors.As(err, &ke) && !ke.Corrupt:
+		return v1alpha1.ReasonUnknownKey
+	case errors.Is(err, sealedsecret.ErrTemplate):
+		return v1alpha1.ReasonTemplateError
+	}
+	return v1alpha1.ReasonCorruptData
+}
+
+// hybridIdentities returns the age identities of the controller's keys.
+func hybridIdentities(src KeySource) []age.Identity {
+	var ids []age.Identity
+	for _, k := range src.Keyring().Keys() {
+		if k.Hybrid != nil {
+			ids = append(ids, k.Hybrid)
+		}
+	}
+	return ids
+}
+
+// sopsHash fingerprints what decides the Secret's content.
+func sopsHash(obj *v1alpha1.SopsSecret) string {
+	b, _ := json.Marshal(struct {
+		Namespace, Name string
+		Spec            v1alpha1.SopsSecretSpec
+	}{obj.Namespace, obj.Name, obj.Spec})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+func setSopsReady(obj *v1alpha1.SopsSecret, status metav1.ConditionStatus, reason, message string) {
+	apimeta.SetStatusCondition(&obj.Status.Conditions, metav1.Condition{
+		Type: v1alpha1.ConditionReady, Status: status, Reason: reason, Message: message, ObservedGeneration: obj.Generation,
+	})
+	obj.Status.ObservedGeneration = obj.Generation
+}
+
+func (r *SopsSecretReconciler) event(obj *v1alpha1.SopsSecret, typ, reason, msg string) {
+	if r.Recorder != nil {
+		r.Recorder.Event(obj, typ, reason, msg)
+	}
+}

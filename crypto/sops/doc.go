@@ -1,0 +1,23 @@
+// Package sops decrypts SOPS documents with age identities that the caller
+// gives explicitly.
+//
+// Start with ParseIdentities to read age identities (X25519
+// AGE-SECRET-KEY-1... and post-quantum hybrid AGE-SECRET-KEY-PQ-1...), then
+// New to make a Decryptor, then Decryptor.Decrypt for each document:
+//
+//	ids, err := sops.ParseIdentities("key.txt", keyFile)
+//	d, err := sops.New(ids, sops.Options{})
+//	plain, err := d.Decrypt("secret.enc.yaml", data, sops.FormatYAML)
+//
+// IsEncrypted and DetectFormat tell SOPS documents from other input, so
+// callers pass everything else through unchanged.
+//
+// The Decryptor never looks at the environment or the home directory for
+// keys (unlike the sops command and its decrypt package, which read
+// SOPS_AGE_KEY and ~/.config/sops/age/keys.txt) and decrypts with age only:
+// documents encrypted to PGP or cloud KMS keys are refused. It bounds the
+// size of a document, verifies the document's MAC unless told not to, turns
+// panics of the SOPS library into errors, and keeps decrypted values out of
+// every error it returns. A wrong key is reported as a *KeyError naming the
+// recipients the document was encrypted to and those of the identities held.
+package sops

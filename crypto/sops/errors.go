@@ -1,0 +1,141 @@
+package sops
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Causes of a failed decryption, matched with errors.Is. Every error of a
+// Decryptor is an *Error wrapping one of these or a *KeyError.
+var (
+	// ErrNotEncrypted: the document has no SOPS metadata.
+	ErrNotEncrypted = errors.New("not a SOPS document: no sops metadata found")
+	// ErrTooLarge: the document exceeds Options.MaxSize.
+	ErrTooLarge = errors.New("document too large")
+	// ErrMalformed: the document or its SOPS metadata does not parse, or a
+	// value is not in SOPS's encrypted form.
+	ErrMalformed = errors.New("malformed SOPS document")
+	// ErrMACMismatch: the values do not match the document's MAC, so the
+	// document was changed after it was encrypted.
+	ErrMACMismatch = errors.New("MAC mismatch: the document was changed after it was encrypted")
+	// ErrCorrupt: the data key opened, but a value did not decrypt with it.
+	ErrCorrupt = errors.New("corrupt SOPS document")
+	// ErrOutput: the decrypted document cannot be written in the requested
+	// format.
+	ErrOutput = errors.New("cannot write the decrypted document")
+)
+
+// Error is a failure to decrypt one document. It names the document and
+// never holds a decrypted value.
+type Error struct {
+	// Name names the document: a file path, or a resource and field.
+	Name string
+	// Err is the cause: one of the Err* values (possibly wrapped with
+	// detail) or a *KeyError.
+	Err error
+}
+
+func (e *Error) Error() string { return e.Name + ": " + e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// KeyError says that none of the identities held opens a document's data
+// key. It lists both sides by their public recipients, so the user can see
+// which key is missing.
+type KeyError struct {
+	// Recipients are the age recipients the document is encrypted to.
+	Recipients []string
+	// OtherKeys are the document's non-age master keys ("pgp: FINGERPRINT",
+	// "kms: ARN", ...), which a Decryptor never uses.
+	OtherKeys []string
+	// Held are the recipients of the identities the Decryptor holds.
+	Held []string
+	// Corrupt is set when the age-encrypted data key itself is malformed,
+	// rather than encrypted to other recipients.
+	Corrupt bool
+}
+
+func (e *KeyError) Error() string {
+	var b strings.Builder
+	if e.Corrupt {
+		fmt.Fprintf(&b, "the age-encrypted data key in the sops metadata is malformed (recipients %s)", joinShort(e.Recipients))
+		return b.String()
+	}
+	b.WriteString("no identity held opens it: ")
+	switch {
+	case len(e.Recipients) > 0:
+		fmt.Fprintf(&b, "it is encrypted to age recipient(s) %s", joinShort(e.Recipients))
+		if len(e.OtherKeys) > 0 {
+			fmt.Fprintf(&b, " and to key(s) kseal does not use (%s)", strings.Join(e.OtherKeys, ", "))
+		}
+	case len(e.OtherKeys) > 0:
+		fmt.Fprintf(&b, "it is encrypted only to keys kseal does not use (%s); kseal decrypts with age keys", strings.Join(e.OtherKeys, ", "))
+	default:
+		b.WriteString("its sops metadata lists no key")
+	}
+	fmt.Fprintf(&b, "; the %d identities held are for %s", len(e.Held), joinShort(e.Held))
+	return b.String()
+}
+
+func joinShort(rs []string) string {
+	if len(rs) == 0 {
+		return "nothing"
+	}
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = ShortRecipient(r)
+	}
+	return strings.Join(out, ", ")
+}
+
+// Redaction of messages that come from the SOPS library or YAML/JSON
+// parsers. The Decryptor builds its own messages for every failure it
+// understands; what remains is passed through redact, which removes every
+// value of the document that it knows, every quoted string, and the value
+// part of messages known to quote input.
+var (
+	// quoted matches "...", '...' and `...` spans, where parsers and
+	// fmt's %q put the input they complain about.
+	quoted = regexp.MustCompile("\"(?:[^\"\\\\]|\\\\.)*\"|'[^']*'|`[^`]*`")
+	// inputString is the aes cipher's message for a value that is not in
+	// SOPS's ENC[...] form; it quotes the value without quotation marks.
+	inputString = regexp.MustCompile(`(?s)Input string .* does not match sops' data format`)
+	// afterColon are messages whose tail, after "prefix:", is input.
+	afterColon = []string{"invalid dotenv input line", "Could not convert", "walkValue of Comment"}
+)
+
+const redacted = "<redacted>"
+
+// redact removes values from msg. values are the strings known to be in the
+// document (plaintext or ciphertext); short ones are left alone, as
+// replacing them would garble the message without hiding anything.
+func redact(msg string, values []string) string {
+	msg = inputString.ReplaceAllString(msg, "Input string "+redacted+" does not match sops' data format")
+	for _, p := range afterColon {
+		if i := strings.Index(msg, p); i >= 0 {
+			msg = msg[:i+len(p)] + ": " + redacted
+		}
+	}
+	msg = quoted.ReplaceAllString(msg, redacted)
+	sorted := append([]string(nil), values...)
+	sort.Slice(sorted, func(i, j int) bool { return len(sorted[i]) > len(sorted[j]) })
+	for _, v := range sorted {
+		if len(v) >= 4 {
+			msg = strings.ReplaceAll(msg, v, redacted)
+		}
+	}
+	return msg
+}
+
+// lineOf keeps the "line N" part of a parser message, dropping the rest.
+var lineOf = regexp.MustCompile(`line \d+`)
+
+// parseDetail describes a parser failure by position only.
+func parseDetail(msg string) string {
+	if m := lineOf.FindString(msg); m != "" {
+		return "syntax error at " + m
+	}
+	return "syntax error"
+}

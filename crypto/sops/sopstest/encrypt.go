@@ -1,0 +1,111 @@
+// Package sopstest makes SOPS-encrypted documents for tests, with the sops
+// library and age recipients, the way `sops --encrypt` does. It is for tests
+// and benchmarks only; kseal itself never encrypts with SOPS.
+package sopstest
+
+import (
+	"fmt"
+	"time"
+
+	gosops "github.com/getsops/sops/v3"
+	"github.com/getsops/sops/v3/aes"
+	sopsage "github.com/getsops/sops/v3/age"
+	"github.com/getsops/sops/v3/config"
+	"github.com/getsops/sops/v3/keys"
+	"github.com/getsops/sops/v3/keyservice"
+	"github.com/getsops/sops/v3/stores/dotenv"
+	"github.com/getsops/sops/v3/stores/ini"
+	"github.com/getsops/sops/v3/stores/json"
+	"github.com/getsops/sops/v3/stores/yaml"
+	"github.com/getsops/sops/v3/version"
+
+	"github.com/kseal-dev/kseal/crypto/sops"
+)
+
+// Options say how to encrypt, as the flags of sops --encrypt do.
+type Options struct {
+	// Recipients are the age recipients (age1... or age1pq1...); one key
+	// group holds them all.
+	Recipients []string
+	// EncryptedRegex encrypts only values under matching keys, as
+	// --encrypted-regex; everything else stays readable (kustomize needs
+	// apiVersion, kind and metadata in the clear).
+	EncryptedRegex string
+	// MACOnlyEncrypted computes the MAC over encrypted values only, as
+	// --mac-only-encrypted.
+	MACOnlyEncrypted bool
+}
+
+// Encrypt encrypts the plaintext document plain, in format f.
+func Encrypt(plain []byte, f sops.Format, opts Options) ([]byte, error) {
+	store, err := storeFor(f)
+	if err != nil {
+		return nil, err
+	}
+	branches, err := store.LoadPlainFile(plain)
+	if err != nil {
+		return nil, fmt.Errorf("load plaintext: %w", err)
+	}
+	var group gosops.KeyGroup
+	for _, r := range opts.Recipients {
+		mk, err := sopsage.MasterKeyFromRecipient(r)
+		if err != nil {
+			return nil, err
+		}
+		group = append(group, keys.MasterKey(mk))
+	}
+	tree := gosops.Tree{
+		Branches: branches,
+		Metadata: gosops.Metadata{
+			KeyGroups:        []gosops.KeyGroup{group},
+			EncryptedRegex:   opts.EncryptedRegex,
+			MACOnlyEncrypted: opts.MACOnlyEncrypted,
+			Version:          version.Version,
+		},
+	}
+	dataKey, errs := tree.GenerateDataKeyWithKeyServices([]keyservice.KeyServiceClient{keyservice.NewLocalClient()})
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("encrypt the data key: %v", errs)
+	}
+	cipher := aes.NewCipher()
+	mac, err := tree.Encrypt(dataKey, cipher)
+	if err != nil {
+		return nil, fmt.Errorf("encrypt: %w", err)
+	}
+	tree.Metadata.LastModified = time.Now().UTC()
+	tree.Metadata.MessageAuthenticationCode, err = cipher.Encrypt(mac, dataKey, tree.Metadata.LastModified.Format(time.RFC3339))
+	if err != nil {
+		return nil, fmt.Errorf("encrypt the MAC: %w", err)
+	}
+	return store.EmitEncryptedFile(tree)
+}
+
+// MustEncrypt is Encrypt for tests: it panics on error.
+func MustEncrypt(plain []byte, f sops.Format, opts Options) []byte {
+	out, err := Encrypt(plain, f, opts)
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
+// SecretsOnly is the EncryptedRegex that keeps a Kubernetes manifest
+// readable by kustomize and encrypts the values of a Secret.
+const SecretsOnly = "^(data|stringData)$"
+
+
+func storeFor(f sops.Format) (gosops.Store, error) {
+	switch f {
+	case sops.FormatYAML:
+		return yaml.NewStore(&config.YAMLStoreConfig{}), nil
+	case sops.FormatJSON:
+		return json.NewStore(&config.JSONStoreConfig{}), nil
+	case sops.FormatBinary:
+		return json.NewBinaryStore(&config.JSONBinaryStoreConfig{}), nil
+	case sops.FormatDotenv:
+		return dotenv.NewStore(&config.DotenvStoreConfig{}), nil
+	case sops.FormatINI:
+		return ini.NewStore(&config.INIStoreConfig{}), nil
+	}
+	return nil, fmt.Errorf("unknown format %v", f)
+}
