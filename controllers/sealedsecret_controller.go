@@ -198,8 +198,6 @@ func countDecryptions(ss *v1alpha1.SealedSecret) {
 	decryptionsTotal.WithLabelValues("v2").Add(float64(v2))
 }
 
-
-
 func (r *SealedSecretReconciler) event(ss *v1alpha1.SealedSecret, typ, reason, message string) {
 	if r.Recorder != nil {
 		r.Recorder.Event(ss, typ, reason, message)

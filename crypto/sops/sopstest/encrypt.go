@@ -93,7 +93,6 @@ func MustEncrypt(plain []byte, f sops.Format, opts Options) []byte {
 // readable by kustomize and encrypts the values of a Secret.
 const SecretsOnly = "^(data|stringData)$"
 
-
 func storeFor(f sops.Format) (gosops.Store, error) {
 	switch f {
 	case sops.FormatYAML:
