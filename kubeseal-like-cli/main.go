@@ -64,6 +64,8 @@ inspects certificates.`,
 		newCertCommand(s),
 		newValidateCommand(s),
 		newReencryptCommand(s),
+		newRenderCommand(s),
+		newKRMCommand(s),
 	)
 	return root
 }

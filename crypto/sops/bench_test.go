@@ -2,6 +2,8 @@ package sops_test
 
 import (
 	"fmt"
+	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/getsops/sops/v3/cmd/sops/formats"
@@ -38,6 +40,29 @@ func BenchmarkDecrypt1000(b *testing.B) {
 					b.Fatalf("document %d: %v", i, err)
 				}
 			}
+		}
+	})
+	// The Decryptor is safe for concurrent use; kseal render decrypts on
+	// GOMAXPROCS goroutines.
+	b.Run("kseal-parallel", func(b *testing.B) {
+		d := newDecryptor(b, sops.Options{}, kp)
+		for b.Loop() {
+			var wg sync.WaitGroup
+			next := make(chan int)
+			for range runtime.GOMAXPROCS(0) {
+				wg.Go(func() {
+					for i := range next {
+						if _, err := d.Decrypt("secret.yaml", docs[i], sops.FormatYAML); err != nil {
+							b.Errorf("document %d: %v", i, err)
+						}
+					}
+				})
+			}
+			for i := range docs {
+				next <- i
+			}
+			close(next)
+			wg.Wait()
 		}
 	})
 	b.Run("sops-decrypt", func(b *testing.B) {

@@ -104,10 +104,22 @@ func (d *Decryptor) Decrypt(name string, data []byte, f Format) ([]byte, error) 
 	return d.DecryptTo(name, data, f, f)
 }
 
+// Verify decrypts a document and checks its MAC (unless SkipMACCheck),
+// returning the error Decrypt would, but no plaintext.
+func (d *Decryptor) Verify(name string, data []byte, f Format) error {
+	_, err := d.decrypt(name, data, f, f, false)
+	return err
+}
+
 // DecryptTo decrypts a document stored in format in and writes it in format
 // out: FormatBinary writes the original bytes of a file sops encrypted as
 // binary.
-func (d *Decryptor) DecryptTo(name string, data []byte, in, out Format) (plain []byte, err error) {
+func (d *Decryptor) DecryptTo(name string, data []byte, in, out Format) ([]byte, error) {
+	return d.decrypt(name, data, in, out, true)
+}
+
+// decrypt decrypts data; emit says whether to write the plaintext.
+func (d *Decryptor) decrypt(name string, data []byte, in, out Format, emit bool) (plain []byte, err error) {
 	var values []string
 	defer func() {
 		// Malformed input has made the SOPS library panic before; the
@@ -151,6 +163,9 @@ func (d *Decryptor) DecryptTo(name string, data []byte, in, out Format) (plain [
 		if s, ok := stored.(string); !ok || s != computed {
 			return nil, &Error{Name: name, Err: ErrMACMismatch}
 		}
+	}
+	if !emit {
+		return nil, nil
 	}
 	plain, err = outStore.EmitPlainFile(tree.Branches)
 	if err != nil {

@@ -257,10 +257,13 @@ func TestDecryptor_Decrypt_wrongKey(t *testing.T) {
 	}
 }
 
+// TestDecryptor_Decrypt_severalRecipients: each recipient of a SOPS file gets
+// its own age file of the data key, so post-quantum and X25519 recipients
+// mix (unlike recipients of one age file).
 func TestDecryptor_Decrypt_severalRecipients(t *testing.T) {
-	a, b := newHybrid(t), newHybrid(t)
-	enc := encrypt(t, secretYAML, sops.FormatYAML, sopstest.Options{Recipients: []string{a.recipient, b.recipient}})
-	for _, kp := range []keyPair{a, b} {
+	a, b, x := newHybrid(t), newHybrid(t), newX25519(t)
+	enc := encrypt(t, secretYAML, sops.FormatYAML, sopstest.Options{Recipients: []string{a.recipient, b.recipient, x.recipient}})
+	for _, kp := range []keyPair{a, b, x} {
 		if _, err := newDecryptor(t, sops.Options{}, kp).Decrypt("s.yaml", enc, sops.FormatYAML); err != nil {
 			t.Error(err)
 		}
@@ -366,5 +369,27 @@ func TestNew(t *testing.T) {
 	}
 	if _, err := sops.New([]age.Identity{scrypt}, sops.Options{}); err == nil || !strings.Contains(err.Error(), "only age X25519 and post-quantum") {
 		t.Errorf("New with a passphrase identity: %v", err)
+	}
+}
+
+func TestDecryptor_Verify(t *testing.T) {
+	kp := newHybrid(t)
+	d := newDecryptor(t, sops.Options{}, kp)
+	enc := encrypt(t, secretYAML, sops.FormatYAML, sopstest.Options{Recipients: []string{kp.recipient}, EncryptedRegex: sopstest.SecretsOnly})
+	if err := d.Verify("s.yaml", enc, sops.FormatYAML); err != nil {
+		t.Fatal(err)
+	}
+	err := d.Verify("s.yaml", bytes.Replace(enc, []byte("name: db"), []byte("name: other"), 1), sops.FormatYAML)
+	if !errors.Is(err, sops.ErrMACMismatch) {
+		t.Fatalf("err = %v, want ErrMACMismatch", err)
+	}
+	// Decrypting again after a Verify uses the cached data key and gives
+	// the same result.
+	for range 2 {
+		got, err := d.Decrypt("s.yaml", enc, sops.FormatYAML)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameDocument(t, got, []byte(secretYAML))
 	}
 }

@@ -10,7 +10,10 @@
 //	plain, err := d.Decrypt("secret.enc.yaml", data, sops.FormatYAML)
 //
 // IsEncrypted and DetectFormat tell SOPS documents from other input, so
-// callers pass everything else through unchanged.
+// callers pass everything else through unchanged. Package manifest builds on
+// this to decrypt Kubernetes resources (whole SOPS documents and Secret
+// values) as kustomize or a KRM function hands them over; package sopstest
+// encrypts fixtures for tests.
 //
 // The Decryptor never looks at the environment or the home directory for
 // keys (unlike the sops command and its decrypt package, which read

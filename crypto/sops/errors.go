@@ -75,7 +75,11 @@ func (e *KeyError) Error() string {
 	default:
 		b.WriteString("its sops metadata lists no key")
 	}
-	fmt.Fprintf(&b, "; the %d identities held are for %s", len(e.Held), joinShort(e.Held))
+	if len(e.Held) == 1 {
+		fmt.Fprintf(&b, "; the identity held is for %s", joinShort(e.Held))
+	} else {
+		fmt.Fprintf(&b, "; the %d identities held are for %s", len(e.Held), joinShort(e.Held))
+	}
 	return b.String()
 }
 

@@ -1,9 +1,11 @@
 package sops_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/kseal-dev/kseal/crypto/sops"
+	"github.com/kseal-dev/kseal/crypto/sops/sopstest"
 )
 
 func TestFormatForPath(t *testing.T) {
@@ -87,5 +89,26 @@ func TestDetectFormat(t *testing.T) {
 	}
 	if !sops.IsBinaryEnvelope([]byte(`{"data":"x","sops":{}}`)) || sops.IsBinaryEnvelope([]byte(`{"data":"x","other":1,"sops":{}}`)) {
 		t.Error("IsBinaryEnvelope")
+	}
+}
+
+func TestMACOf(t *testing.T) {
+	kp := newX25519(t)
+	for _, f := range []sops.Format{sops.FormatYAML, sops.FormatJSON, sops.FormatDotenv, sops.FormatINI, sops.FormatBinary} {
+		plain := map[sops.Format]string{
+			sops.FormatYAML: "a: b\n", sops.FormatJSON: `{"a":"b"}`, sops.FormatDotenv: "A=b\n", sops.FormatINI: "[s]\na = b\n", sops.FormatBinary: "bytes",
+		}[f]
+		enc := encrypt(t, plain, f, sopstest.Options{Recipients: []string{kp.recipient}})
+		mac, ok := sops.MACOf(enc, f)
+		if !ok || !strings.HasPrefix(mac, "ENC[AES256_GCM,") || !strings.Contains(string(enc), mac) {
+			t.Errorf("%v: MACOf = %q, %v", f, mac, ok)
+		}
+		again := encrypt(t, plain, f, sopstest.Options{Recipients: []string{kp.recipient}})
+		if other, _ := sops.MACOf(again, f); other == mac {
+			t.Errorf("%v: two encryptions share a MAC", f)
+		}
+	}
+	if _, ok := sops.MACOf([]byte("a: b\n"), sops.FormatYAML); ok {
+		t.Error("MACOf of a plain document")
 	}
 }

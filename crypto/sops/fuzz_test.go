@@ -2,17 +2,28 @@ package sops_test
 
 import (
 	"strings"
+
+	"filippo.io/age"
 	"testing"
 
 	"github.com/kseal-dev/kseal/crypto/sops"
 	"github.com/kseal-dev/kseal/crypto/sops/sopstest"
 )
 
+// fuzzIdentity is a key made for this test only.
+const fuzzIdentity = "AGE-SECRET-KEY-1F064ZQ7SLHU7PFH8KW3QWX2WWCJQS5MYF3JGLDFEJLQZ82U0JJ5SR8KJEX"
+
 // FuzzDecrypt feeds arbitrary documents to a Decryptor holding the key the
 // seeds are encrypted to. It must never panic, and no error may contain the
 // seeds' plaintext.
 func FuzzDecrypt(f *testing.F) {
-	kp := newX25519(f)
+	// A fixed key, so that the corpus the fuzzer saves replays: the seeds
+	// are encrypted afresh on each run, but always to this recipient.
+	id, err := age.ParseX25519Identity(fuzzIdentity)
+	if err != nil {
+		f.Fatal(err)
+	}
+	kp := keyPair{name: "fuzz", identity: id, secret: fuzzIdentity, recipient: id.Recipient().String()}
 	opts := sopstest.Options{Recipients: []string{kp.recipient}}
 	f.Add(encrypt(f, secretYAML, sops.FormatYAML, opts), uint8(sops.FormatYAML))
 	f.Add(encrypt(f, secretYAML, sops.FormatYAML, sopstest.Options{Recipients: opts.Recipients, EncryptedRegex: sopstest.SecretsOnly}), uint8(sops.FormatYAML))
