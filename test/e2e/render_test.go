@@ -82,9 +82,9 @@ func TestRender_kustomizeOverlayApplied(t *testing.T) {
 			prod := newNamespace(t, "prod-"+variant)
 			dir := t.TempDir()
 			writeTree(t, dir, map[string][]byte{
-				"base/kustomization.yaml": []byte("resources:\n- config.yaml\n- db.enc.yaml\n"),
-				"base/config.yaml":        []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  mode: base\n"),
-				"base/db.enc.yaml":        enc("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: " + canary("render-base") + "\n"),
+				"base/kustomization.yaml":         []byte("resources:\n- config.yaml\n- db.enc.yaml\n"),
+				"base/config.yaml":                []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  mode: base\n"),
+				"base/db.enc.yaml":                enc("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: " + canary("render-base") + "\n"),
 				"overlays/dev/kustomization.yaml": []byte("namespace: dev\nresources:\n- ../../base\n"),
 				"overlays/prod/kustomization.yaml": []byte("namespace: " + prod + "\nresources:\n- ../../base\n- api.enc.yaml\n" +
 					"patches:\n- patch: |\n    apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: app\n    data:\n      mode: prod\n"),
