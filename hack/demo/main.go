@@ -3,14 +3,18 @@
 // against them, seals a Secret with bin/kseal using the controller's
 // certificate, applies the SealedSecret, and prints the Secret the controller
 // made and the SealedSecret's status. Then it syncs one ExternalSecret from a
-// local AWS Secrets Manager emulator and one from a Vault dev server.
+// local AWS Secrets Manager emulator and one from a Vault dev server, and
+// renders a kustomize overlay whose Secret is SOPS-encrypted to the
+// cluster's age recipient and applies it.
 // Everything is stopped at the end.
 package main
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -24,11 +28,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
+	"github.com/kseal-dev/kseal/crypto/keys"
 	"github.com/kseal-dev/kseal/crypto/sealedsecret"
+	"github.com/kseal-dev/kseal/crypto/sops"
+	"github.com/kseal-dev/kseal/crypto/sops/sopstest"
 	"github.com/kseal-dev/kseal/providers/aws/awstest"
 	"github.com/kseal-dev/kseal/providers/vault/vaulttest"
 	"github.com/kseal-dev/kseal/test/envtestenv"
@@ -187,7 +196,72 @@ stringData:
 	if err := demoAWS(ctx, c); err != nil {
 		return err
 	}
-	return demoVault(ctx, c)
+	if err := demoVault(ctx, c); err != nil {
+		return err
+	}
+	return demoSops(ctx, c, bin, url, kubeconfig, work)
+}
+
+// demoSops renders a kustomize overlay whose Secret is SOPS-encrypted to the
+// cluster's age recipient, applies the output, and shows the Secret.
+func demoSops(ctx context.Context, c client.Client, bin, url, kubeconfig, work string) error {
+	step("SOPS: render a kustomize overlay with an encrypted Secret and apply it")
+	certPEM, err := ksealCmd(bin, nil, "cert", "fetch", "--controller-url", url)
+	if err != nil {
+		return err
+	}
+	cert, err := keys.ParseCertificate(certPEM, time.Now())
+	if err != nil {
+		return err
+	}
+	recipient := cert.PublicKey.Hybrid.String()
+	fmt.Printf("encrypting to the cluster's age recipient %s...%s (from kseal cert inspect)\n", recipient[:16], recipient[len(recipient)-8:])
+	plain := "apiVersion: v1\nkind: Secret\nmetadata:\n  name: search\nstringData:\n  api-key: search-demo-key\n"
+	enc, err := sopstest.Encrypt([]byte(plain), sops.FormatYAML, sopstest.Options{Recipients: []string{recipient}, EncryptedRegex: sopstest.SecretsOnly})
+	if err != nil {
+		return err
+	}
+	tree := filepath.Join(work, "gitops")
+	files := map[string]string{
+		"base/kustomization.yaml":          "resources:\n- search.enc.yaml\n- config.yaml\n",
+		"base/config.yaml":                 "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: search\ndata:\n  endpoint: https://search.example\n",
+		"base/search.enc.yaml":             string(enc),
+		"overlays/prod/kustomization.yaml": "namespace: shop\nresources:\n- ../../base\n",
+	}
+	for p, content := range files {
+		full := filepath.Join(tree, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	fmt.Println("base/search.enc.yaml (committed to git):")
+	for _, line := range strings.Split(string(enc), "\n")[:8] {
+		fmt.Println("  " + line[:min(len(line), 90)])
+	}
+	fmt.Println("$ kseal render --from-cluster overlays/prod | kubectl apply -f -")
+	out, err := ksealCmd(bin, nil, "render", "--from-cluster", "--kubeconfig", kubeconfig, filepath.Join(tree, "overlays/prod"))
+	if err != nil {
+		return err
+	}
+	objs, err := decodeStream(out)
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if err := c.Create(ctx, o); err != nil {
+			return err
+		}
+		fmt.Printf("applied %s %s/%s\n", o.GetObjectKind().GroupVersionKind().Kind, o.GetNamespace(), o.GetName())
+	}
+	var s corev1.Secret
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "search"}, &s); err != nil {
+		return err
+	}
+	fmt.Printf("Secret shop/search: api-key=%s\n", s.Data["api-key"])
+	return nil
 }
 
 // demoAWS syncs one ExternalSecret from a local AWS Secrets Manager emulator.
@@ -309,7 +383,7 @@ func ksealCmd(bin string, stdin []byte, args ...string) ([]byte, error) {
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
-	if args[0] == "cert" {
+	if len(args) > 1 && args[1] == "inspect" {
 		fmt.Print(out.String())
 	}
 	if err != nil {
@@ -370,4 +444,22 @@ func waitHTTP(url string, timeout time.Duration) error {
 		time.Sleep(200 * time.Millisecond)
 	}
 	return last
+}
+
+// decodeStream reads a YAML stream of manifests.
+func decodeStream(stream []byte) ([]*unstructured.Unstructured, error) {
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(stream), 4096)
+	var out []*unstructured.Unstructured
+	for {
+		var raw map[string]any
+		if err := dec.Decode(&raw); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return nil, err
+		}
+		if raw != nil {
+			out = append(out, &unstructured.Unstructured{Object: raw})
+		}
+	}
 }
