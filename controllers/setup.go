@@ -66,14 +66,18 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 		LabelSelector: opts.SealedSecretSelector,
 		retry:         make(chan event.GenericEvent),
 	}
-	km.onChange = func() { ssr.retryFailed(context.Background(), km) }
-	if err := ssr.SetupWithManager(mgr); err != nil {
-		return nil, fmt.Errorf("sealedsecret controller: %w", err)
-	}
 	sops := &SopsSecretReconciler{
 		Client:   mgr.GetClient(),
 		Keys:     km,
 		Recorder: mgr.GetEventRecorderFor("kseal-controller"), //nolint:staticcheck // core/v1 events
+		retry:    make(chan event.GenericEvent),
+	}
+	km.onChange = func() {
+		go sops.retryFailed(context.Background(), km)
+		ssr.retryFailed(context.Background(), km)
+	}
+	if err := ssr.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("sealedsecret controller: %w", err)
 	}
 	if err := sops.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("sopssecret controller: %w", err)

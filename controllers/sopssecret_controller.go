@@ -21,7 +21,10 @@ import (
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
@@ -40,15 +43,38 @@ type SopsSecretReconciler struct {
 	Keys KeySource
 	// Recorder records events; they never contain secret values.
 	Recorder record.EventRecorder
+
+	// retry receives SopsSecrets to reconcile again after a key change.
+	retry chan event.GenericEvent
 }
 
 // SetupWithManager registers the reconciler.
 func (r *SopsSecretReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.SopsSecret{}).
 		Owns(&corev1.Secret{}).
-		WithOptions(controllerOptions(2)).
-		Complete(r)
+		WithOptions(controllerOptions(2))
+	if r.retry != nil {
+		b = b.WatchesRawSource(source.Channel(r.retry, &handler.EnqueueRequestForObject{}))
+	}
+	return b.Complete(r)
+}
+
+// retryFailed queues every SopsSecret that is not Ready after the set of
+// keys changed (leader only, like SealedSecretReconciler.retryFailed).
+func (r *SopsSecretReconciler) retryFailed(ctx context.Context, km *KeyManager) {
+	if !km.isLeader() {
+		return
+	}
+	var list v1alpha1.SopsSecretList
+	if err := r.List(ctx, &list); err != nil {
+		return
+	}
+	for i := range list.Items {
+		if !apimeta.IsStatusConditionTrue(list.Items[i].Status.Conditions, v1alpha1.ConditionReady) {
+			r.retry <- event.GenericEvent{Object: &list.Items[i]}
+		}
+	}
 }
 
 // +kubebuilder:rbac:groups=kseal.dev,resources=sopssecrets,verbs=get;list;watch
