@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -317,6 +318,9 @@ func (r *ExternalSecretReconciler) writeSecret(ctx context.Context, es *v1alpha1
 		}
 		return r.Create(ctx, target)
 	}
+	if secretUnchanged(current, target) {
+		return nil // a refresh that found the same values writes nothing
+	}
 	if current.Immutable != nil && *current.Immutable {
 		return &syncError{reason: v1alpha1.ReasonSecretImmutable, err: fmt.Errorf("Secret %s is immutable and the fetched values differ; delete it to let kseal write it again", current.Name)}
 	}
@@ -447,4 +451,15 @@ func syncVersion(es *v1alpha1.ExternalSecret) string {
 // ExternalSecrets created together do not refresh in lockstep.
 func withJitter(d time.Duration) time.Duration {
 	return d + time.Duration(rand.Int64N(int64(d)/10+1))
+}
+
+// secretUnchanged reports whether writing target over current would change
+// nothing the reconciler manages.
+func secretUnchanged(current, target *corev1.Secret) bool {
+	return apiequality.Semantic.DeepEqual(current.Data, target.Data) &&
+		apiequality.Semantic.DeepEqual(current.Labels, target.Labels) &&
+		apiequality.Semantic.DeepEqual(current.Annotations, target.Annotations) &&
+		apiequality.Semantic.DeepEqual(current.OwnerReferences, target.OwnerReferences) &&
+		current.Type == target.Type &&
+		apiequality.Semantic.DeepEqual(current.Immutable, target.Immutable)
 }

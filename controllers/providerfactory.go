@@ -55,6 +55,9 @@ type providerBuilder struct {
 	client client.Client
 	// tokens requests service account tokens (TokenRequest API).
 	tokens kubernetes.Interface
+	// awsBatchWindow is how long AWS reads wait to share a
+	// BatchGetSecretValue call.
+	awsBatchWindow time.Duration
 }
 
 // credentialNamespace is where a store's Secret and service account
@@ -77,7 +80,7 @@ func (b *providerBuilder) build(ctx context.Context, store *storeInfo) (provider
 	onCall := func(op string, err error) { countProviderCall(store.providerName(), op, err) }
 	switch p := store.Spec.Provider; {
 	case p.AWS != nil:
-		cfg := aws.Config{Region: p.AWS.Region, Endpoint: p.AWS.Endpoint, STSEndpoint: p.AWS.STSEndpoint, Role: p.AWS.Role, OnCall: onCall}
+		cfg := aws.Config{Region: p.AWS.Region, Endpoint: p.AWS.Endpoint, STSEndpoint: p.AWS.STSEndpoint, Role: p.AWS.Role, OnCall: onCall, BatchWindow: b.awsBatchWindow}
 		if ref := p.AWS.Auth.SecretRef; ref != nil {
 			id, err := b.secretValue(ctx, store, ref.AccessKeyID)
 			if err != nil {

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"maps"
 
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -35,6 +37,9 @@ type Options struct {
 	// ExternalSecretWorkers is the number of ExternalSecrets synced in
 	// parallel.
 	ExternalSecretWorkers int
+	// AWSBatchWindow is how long an AWS read waits for others to share one
+	// BatchGetSecretValue call (the provider's default when zero).
+	AWSBatchWindow time.Duration
 	// SkipNameValidation allows several managers in one process (tests that
 	// restart the controller).
 	SkipNameValidation bool
@@ -130,7 +135,7 @@ func setupExternalSecrets(mgr ctrl.Manager, opts Options) error {
 	if err != nil {
 		return err
 	}
-	builder := &providerBuilder{client: mgr.GetClient(), tokens: tokens}
+	builder := &providerBuilder{client: mgr.GetClient(), tokens: tokens, awsBatchWindow: opts.AWSBatchWindow}
 	cache := newProviderCache(mgr.GetClient(), builder.build)
 	for _, kind := range []string{v1alpha1.SecretStoreKind, v1alpha1.ClusterSecretStoreKind} {
 		if err := (&SecretStoreReconciler{Client: mgr.GetClient(), Kind: kind, Providers: cache}).SetupWithManager(mgr); err != nil {
@@ -148,3 +153,25 @@ func setupExternalSecrets(mgr ctrl.Manager, opts Options) error {
 	}
 	return nil
 }
+
+// CacheTransform trims objects before they enter the controller's cache:
+// managed fields and kubectl's last-applied-configuration annotation (a
+// second copy of every applied SealedSecret) are never read, and dropping
+// them cuts the controller's memory.
+func CacheTransform(obj any) (any, error) {
+	o, ok := obj.(metav1.Object)
+	if !ok {
+		return obj, nil
+	}
+	o.SetManagedFields(nil)
+	if a := o.GetAnnotations(); a != nil {
+		if _, has := a[lastAppliedAnnotation]; has {
+			a = maps.Clone(a)
+			delete(a, lastAppliedAnnotation)
+			o.SetAnnotations(a)
+		}
+	}
+	return obj, nil
+}
+
+const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"

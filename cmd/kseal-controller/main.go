@@ -36,7 +36,8 @@ func run() error {
 		renewPeriod      = flag.Duration("key-renew-period", 720*time.Hour, "make a new key generation this often (0 disables renewal)")
 		cutoff           = flag.String("key-cutoff-time", "", "RFC 3339 time: make a new key generation at start if the newest is older")
 		workers          = flag.Int("workers", 4, "SealedSecrets reconciled in parallel")
-		esWorkers        = flag.Int("external-secret-workers", 16, "ExternalSecrets synced in parallel (provider calls overlap and are batched)")
+		esWorkers        = flag.Int("external-secret-workers", 40, "ExternalSecrets synced in parallel (their provider calls overlap and are batched)")
+		awsBatchWindow   = flag.Duration("aws-batch-window", 100*time.Millisecond, "how long an AWS read waits for others to share one BatchGetSecretValue call (up to 20 secrets)")
 		qps              = flag.Float64("kube-api-qps", 200, "Kubernetes client queries per second")
 		burst            = flag.Int("kube-api-burst", 400, "Kubernetes client burst")
 		metricsAddr      = flag.String("metrics-bind-address", ":8081", "metrics address (0 disables)")
@@ -76,7 +77,7 @@ func run() error {
 		return err
 	}
 	cfg.QPS, cfg.Burst = float32(*qps), *burst
-	cacheOpts := cache.Options{}
+	cacheOpts := cache.Options{DefaultTransform: controllers.CacheTransform}
 	if *watchNamespaces != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{*namespace: {}}
 		if *bitnamiNamespace != "" {
@@ -107,6 +108,7 @@ func run() error {
 		},
 		Workers:               *workers,
 		ExternalSecretWorkers: *esWorkers,
+		AWSBatchWindow:        *awsBatchWindow,
 		APIAddress:            *apiAddr,
 		SealedSecretSelector:  selector,
 	})
