@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -139,7 +139,7 @@ func (r *ExternalSecretReconciler) Reconcile(ctx context.Context, req reconcile.
 	if interval == 0 {
 		return reconcile.Result{}, nil
 	}
-	return reconcile.Result{RequeueAfter: withJitter(interval)}, nil
+	return reconcile.Result{RequeueAfter: interval + refreshJitter(es, interval)}, nil
 }
 
 // upToDate reports whether the last sync still stands: same spec, Ready,
@@ -155,7 +155,7 @@ func (r *ExternalSecretReconciler) upToDate(es *v1alpha1.ExternalSecret, secret 
 	if interval == 0 {
 		return 0, true
 	}
-	next := es.Status.RefreshTime.Add(interval).Sub(now)
+	next := es.Status.RefreshTime.Add(interval + refreshJitter(es, interval)).Sub(now)
 	if next <= 0 {
 		return 0, false
 	}
@@ -305,6 +305,9 @@ func (r *ExternalSecretReconciler) writeSecret(ctx context.Context, es *v1alpha1
 			return err
 		}
 	}
+	if current == nil && target.Type == "" {
+		target.Type = corev1.SecretTypeOpaque // before hashing: the API server defaults it
+	}
 	if policy == v1alpha1.CreationPolicyOwner || policy == v1alpha1.CreationPolicyOrphan {
 		delete(target.Annotations, AnnotationManagedKeys) // all keys are managed
 		target.Annotations[AnnotationDataHash] = dataHash(target, nil)
@@ -313,9 +316,6 @@ func (r *ExternalSecretReconciler) writeSecret(ctx context.Context, es *v1alpha1
 		target.Annotations[AnnotationDataHash] = dataHash(target, keys)
 	}
 	if current == nil {
-		if target.Type == "" {
-			target.Type = corev1.SecretTypeOpaque
-		}
 		return r.Create(ctx, target)
 	}
 	if secretUnchanged(current, target) {
@@ -447,10 +447,18 @@ func syncVersion(es *v1alpha1.ExternalSecret) string {
 	return strconv.FormatInt(es.Generation, 10)
 }
 
-// withJitter spreads refreshes: up to 10% more than d, so thousands of
-// ExternalSecrets created together do not refresh in lockstep.
-func withJitter(d time.Duration) time.Duration {
-	return d + time.Duration(rand.Int64N(int64(d)/10+1))
+// refreshJitter is a fixed share (0–10%) of the refresh interval, chosen by
+// the object's UID, added to every refresh: thousands of ExternalSecrets
+// created together do not refresh in lockstep, and because it is the same
+// for an object on every reconcile, a status update that re-queues the
+// object cannot undo it.
+func refreshJitter(es *v1alpha1.ExternalSecret, interval time.Duration) time.Duration {
+	if interval <= 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(es.UID))
+	return time.Duration(h.Sum64() % uint64(interval/10+1))
 }
 
 // secretUnchanged reports whether writing target over current would change

@@ -112,11 +112,6 @@ func (r *SealedSecretReconciler) Reconcile(ctx context.Context, req reconcile.Re
 		}
 	}()
 
-	if len(r.Keys.Keyring().Keys()) == 0 {
-		setReady(ss, metav1.ConditionUnknown, v1alpha1.ReasonProgressing, "waiting for the controller's keys to load")
-		return reconcile.Result{RequeueAfter: time.Second}, nil
-	}
-
 	secret, err := r.currentSecret(ctx, ss)
 	if err != nil {
 		return reconcile.Result{}, err
@@ -134,6 +129,11 @@ func (r *SealedSecretReconciler) Reconcile(ctx context.Context, req reconcile.Re
 		return reconcile.Result{}, nil // re-run when the Secret or SealedSecret changes
 	}
 
+	if len(r.Keys.Keyring().Keys()) == 0 {
+		// Only decryption needs keys; an up-to-date Secret was confirmed above.
+		setReady(ss, metav1.ConditionUnknown, v1alpha1.ReasonProgressing, "waiting for the controller's keys to load")
+		return reconcile.Result{RequeueAfter: time.Second}, nil
+	}
 	desired, keyName, err := r.unseal(ss, secret)
 	if err != nil {
 		reason := sealedsecret.Reason(err)
@@ -148,7 +148,7 @@ func (r *SealedSecretReconciler) Reconcile(ctx context.Context, req reconcile.Re
 		setReady(ss, metav1.ConditionFalse, v1alpha1.ReasonProgressing, "writing the Secret failed: "+err.Error())
 		return reconcile.Result{}, err
 	}
-	setReady(ss, metav1.ConditionTrue, v1alpha1.ReasonUnsealed, "Secret "+ss.Name+" is up to date")
+	setReady(ss, metav1.ConditionTrue, v1alpha1.ReasonUnsealed, messageUpToDate)
 	r.event(ss, corev1.EventTypeNormal, EventUnsealed, fmt.Sprintf("Secret %s %s", ss.Name, map[action]string{actionCreate: "created", actionUpdate: "updated"}[act]))
 	unsealTotal.WithLabelValues("success", v1alpha1.ReasonUnsealed).Inc()
 	return reconcile.Result{}, nil

@@ -27,6 +27,10 @@ const (
 	AnnotationUnsealedWith = "kseal.dev/unsealed-with"
 )
 
+// messageUpToDate is the Ready message of a source whose Secret matches it;
+// one message for both paths, so confirming a Secret writes no status.
+const messageUpToDate = "Secret is up to date"
+
 // action is what the reconciler does with the target Secret.
 type action int
 
@@ -112,7 +116,7 @@ func secretUpToDate(in policyInput) (action, string, string, bool) {
 	if !in.patch && !in.skipOwner && !ownedBy(in.secret, in.ownerUID, false) {
 		return 0, "", "", false // adopt a managed Secret
 	}
-	return actionNone, v1alpha1.ReasonUnsealed, "Secret is up to date", true
+	return actionNone, v1alpha1.ReasonUnsealed, messageUpToDate, true
 }
 
 func secretImmutable(in policyInput) (action, string, string, bool) {

@@ -136,7 +136,7 @@ func (r *SopsSecretReconciler) reconcile(ctx context.Context, obj *v1alpha1.Sops
 		setSopsReady(obj, metav1.ConditionFalse, v1alpha1.ReasonProgressing, "writing the Secret failed: "+err.Error())
 		return reconcile.Result{}, err
 	}
-	setSopsReady(obj, metav1.ConditionTrue, v1alpha1.ReasonUnsealed, "Secret "+obj.Name+" is up to date")
+	setSopsReady(obj, metav1.ConditionTrue, v1alpha1.ReasonUnsealed, messageUpToDate)
 	r.event(obj, corev1.EventTypeNormal, EventUnsealed, "Secret "+obj.Name+" written")
 	return reconcile.Result{}, nil
 }
