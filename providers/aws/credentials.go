@@ -4,16 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
+
+	"github.com/kseal-dev/kseal/providers"
 )
 
 // tokenTimeout bounds one WebIdentityToken callback: the SDK's token
@@ -32,10 +36,12 @@ func loadConfig(ctx, base context.Context, cfg Config) (awssdk.Config, error) {
 	}
 	retryer := newRetryer(cfg.MaxAttempts, cfg.MaxBackoff)
 
-	awsCfg := awssdk.Config{Region: cfg.Region, Retryer: retryer, APIOptions: apiOptions}
+	var next awssdk.HTTPClient = awshttp.NewBuildableClient()
 	if cfg.HTTPClient != nil {
-		awsCfg.HTTPClient = cfg.HTTPClient
+		next = cfg.HTTPClient
 	}
+	httpClient := limitedClient{next: next}
+	awsCfg := awssdk.Config{Region: cfg.Region, Retryer: retryer, APIOptions: apiOptions, HTTPClient: httpClient}
 	switch {
 	case cfg.Static != nil:
 		s := cfg.Static
@@ -53,9 +59,7 @@ func loadConfig(ctx, base context.Context, cfg Config) (awssdk.Config, error) {
 			config.WithRegion(cfg.Region),
 			config.WithRetryer(retryer),
 			config.WithAPIOptions(apiOptions),
-		}
-		if cfg.HTTPClient != nil {
-			opts = append(opts, config.WithHTTPClient(cfg.HTTPClient))
+			config.WithHTTPClient(httpClient),
 		}
 		loaded, err := config.LoadDefaultConfig(ctx, opts...)
 		if err != nil {
@@ -69,6 +73,21 @@ func loadConfig(ctx, base context.Context, cfg Config) (awssdk.Config, error) {
 		awsCfg.Credentials = awssdk.NewCredentialsCache(provider)
 	}
 	return awsCfg, nil
+}
+
+// limitedClient limits every response body to providers.MaxResponseSize
+// (AWS answers, STS answers, and those of whatever server a store names).
+type limitedClient struct{ next awssdk.HTTPClient }
+
+func (c limitedClient) Do(req *http.Request) (*http.Response, error) {
+	resp, err := c.next.Do(req)
+	if err != nil {
+		return resp, err
+	}
+	if err := providers.LimitBody(resp, providers.MaxResponseSize); err != nil {
+		return nil, err
+	}
+	return resp, nil
 }
 
 func stsClient(awsCfg awssdk.Config, cfg Config) *sts.Client {

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
@@ -45,40 +45,110 @@ func codes(cs ...string) map[string]bool {
 // bytes of the response body (a secret value).
 var errMalformed = errors.New("malformed response from AWS")
 
+// knownCode returns code when kseal knows it (one of the lists above), else
+// "": an error code is read from the response body, and a store may point
+// at a server that is not AWS.
+func knownCode(code string) string {
+	if notFoundCodes[code] || retryableCodes[code] || authCodes[code] || unknownOperationCodes[code] {
+		return code
+	}
+	return ""
+}
+
+// apiError is all kseal keeps of an AWS error response: the operation, the
+// HTTP status and a known error code. The error message, and anything else
+// of the body, never reaches an error (and so never a status condition or an
+// event): a store pointed at an internal service must not read it back.
+type apiError struct {
+	// op is the API operation ("GetSecretValue", "AssumeRoleWithWebIdentity").
+	op string
+	// status is the HTTP status; 0 for an item of BatchGetSecretValue.
+	status int
+	// code is the AWS error code when knownCode accepts it.
+	code string
+}
+
+func (e *apiError) Error() string {
+	var b strings.Builder
+	b.WriteString("aws")
+	if e.op != "" {
+		b.WriteString(" " + e.op)
+	}
+	if e.status != 0 {
+		fmt.Fprintf(&b, ": HTTP %d", e.status)
+	} else {
+		b.WriteString(": error")
+	}
+	if e.code != "" {
+		b.WriteString(" " + e.code)
+	} else {
+		b.WriteString(" (unrecognized error code; the response body is not shown)")
+	}
+	return b.String()
+}
+
 // classify maps an SDK error onto the providers contract: ErrNotFound,
-// ErrAuth, Retryable, or the error itself. Context errors pass unchanged.
+// ErrAuth, Retryable, or an apiError. Error responses are reduced to an
+// apiError (see there); context errors keep matching errors.Is.
 func classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
+	var op string
+	var oe *smithy.OperationError
+	if errors.As(err, &oe) {
+		op = oe.Operation()
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("aws %s: %w", op, context.Canceled)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("aws %s: %w", op, context.DeadlineExceeded)
+	case providers.IsResponseTooLarge(err):
+		return fmt.Errorf("aws %s: %w", op, providers.ErrResponseTooLarge)
+	}
+	status := 0
+	var re interface{ HTTPStatusCode() int }
+	if errors.As(err, &re) {
+		status = re.HTTPStatusCode()
 	}
 	var de *smithy.DeserializationError
 	if errors.As(err, &de) {
+		if status >= 300 {
+			// An error response whose body is not AWS's JSON.
+			return classifyStatus(&apiError{op: op, status: status})
+		}
 		return providers.Retryable(errMalformed)
 	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
-		if e := classifyCode(ae.ErrorCode(), err); e != nil {
+		safe := &apiError{op: op, status: status, code: knownCode(ae.ErrorCode())}
+		if e := classifyCode(safe.code, safe); e != nil {
 			return e
 		}
-	}
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) {
-		switch status := re.HTTPStatusCode(); {
-		case status == http.StatusTooManyRequests || status >= 500:
-			return providers.Retryable(err)
-		case status == http.StatusUnauthorized || status == http.StatusForbidden:
-			return fmt.Errorf("%w: %w", providers.ErrAuth, err)
-		}
+		return classifyStatus(safe)
 	}
 	var se *smithyhttp.RequestSendError
 	var ne net.Error
 	if errors.As(err, &se) || errors.As(err, &ne) {
+		// The URL kseal built and the network error; no body.
 		return providers.Retryable(err)
 	}
+	if status != 0 {
+		return classifyStatus(&apiError{op: op, status: status})
+	}
 	return err
+}
+
+// classifyStatus maps an error response by its HTTP status.
+func classifyStatus(e *apiError) error {
+	switch {
+	case e.status == http.StatusTooManyRequests || e.status >= 500:
+		return providers.Retryable(e)
+	case e.status == http.StatusUnauthorized || e.status == http.StatusForbidden:
+		return fmt.Errorf("%w: %w", providers.ErrAuth, e)
+	}
+	return e
 }
 
 // classifyCode maps one AWS error code; nil when the code says nothing the
@@ -95,10 +165,11 @@ func classifyCode(code string, err error) error {
 	return nil
 }
 
-// itemError maps one entry of BatchGetSecretValue's Errors list.
-func itemError(code, message string) error {
-	err := fmt.Errorf("api error %s: %s", code, message)
-	if e := classifyCode(code, err); e != nil {
+// itemError maps one entry of BatchGetSecretValue's Errors list; its
+// message is dropped like every message of a response.
+func itemError(code, _ string) error {
+	err := &apiError{op: "BatchGetSecretValue", code: knownCode(code)}
+	if e := classifyCode(err.code, err); e != nil {
 		return e
 	}
 	return err

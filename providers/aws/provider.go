@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -181,8 +182,8 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 
 // withDefaults validates cfg and fills its zero fields.
 func withDefaults(cfg Config) (Config, error) {
-	if cfg.Region == "" {
-		return cfg, errors.New("aws: region is required")
+	if !validRegion.MatchString(cfg.Region) {
+		return cfg, fmt.Errorf("aws: region %q is not an AWS region name (letters, digits and dashes, for example eu-west-1)", cfg.Region)
 	}
 	for name, u := range map[string]string{"endpoint": cfg.Endpoint, "STS endpoint": cfg.STSEndpoint} {
 		if err := checkEndpoint(u); err != nil {
@@ -218,6 +219,10 @@ func withDefaults(cfg Config) (Config, error) {
 	}
 	return cfg, nil
 }
+
+// validRegion is the shape of an AWS region name; it keeps a region from
+// steering the SDK's endpoint host.
+var validRegion = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 func checkEndpoint(s string) error {
 	if s == "" {

@@ -127,7 +127,7 @@ func TestAuth_AppRoleWrongSecretID(t *testing.T) {
 	root := rootClient(t, s)
 	role := appRole(t, root, map[string]any{"token_policies": "default"})
 	role.SecretID = "00000000-0000-0000-0000-000000000000"
-	_, err := New(context.Background(), Config{Server: s.Addr, Auth: Auth{AppRole: role}})
+	_, err := New(context.Background(), Config{Server: s.Addr, AllowHTTP: true, Auth: Auth{AppRole: role}})
 	if !errors.Is(err, providers.ErrAuth) || providers.IsRetryable(err) {
 		t.Errorf("New with a wrong secret id: %v, want ErrAuth", err)
 	}
@@ -218,14 +218,14 @@ func TestAuth_JWT(t *testing.T) {
 	}
 
 	// A JWT signed by a key Vault does not trust.
-	_, err := New(context.Background(), Config{Server: s.Addr, Auth: Auth{JWT: &JWTAuth{Path: mount, Role: "kseal", JWT: source(newRSAKey(t))}}})
+	_, err := New(context.Background(), Config{Server: s.Addr, AllowHTTP: true, Auth: Auth{JWT: &JWTAuth{Path: mount, Role: "kseal", JWT: source(newRSAKey(t))}}})
 	if !errors.Is(err, providers.ErrAuth) {
 		t.Errorf("login with an untrusted JWT: %v, want ErrAuth", err)
 	}
 
 	// The token source failing.
 	boom := errors.New("token request refused")
-	_, err = New(context.Background(), Config{Server: s.Addr, Auth: Auth{JWT: &JWTAuth{Path: mount, JWT: func(context.Context) (string, error) { return "", boom }}}})
+	_, err = New(context.Background(), Config{Server: s.Addr, AllowHTTP: true, Auth: Auth{JWT: &JWTAuth{Path: mount, JWT: func(context.Context) (string, error) { return "", boom }}}})
 	if !errors.Is(err, boom) {
 		t.Errorf("login with a failing token source: %v", err)
 	}
@@ -327,7 +327,7 @@ func TestAuth_Kubernetes(t *testing.T) {
 			"serviceaccount": map[string]any{"name": account, "uid": uid},
 		},
 	})
-	_, err := New(context.Background(), Config{Server: s.Addr, Auth: Auth{Kubernetes: &KubernetesAuth{MountPath: mount, Role: "kseal", JWT: source(forged)}}})
+	_, err := New(context.Background(), Config{Server: s.Addr, AllowHTTP: true, Auth: Auth{Kubernetes: &KubernetesAuth{MountPath: mount, Role: "kseal", JWT: source(forged)}}})
 	if !errors.Is(err, providers.ErrAuth) {
 		t.Errorf("login with a token the API server refuses: %v, want ErrAuth", err)
 	}

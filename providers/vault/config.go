@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/kseal-dev/kseal/providers"
 )
 
 // Config is everything New needs, as plain data: the controller reads the
@@ -18,7 +20,12 @@ import (
 // VAULT_TOKEN and friends are ignored).
 type Config struct {
 	// Server is Vault's address, for example https://vault.example.com:8200.
+	// An http:// address is refused unless AllowHTTP is set.
 	Server string
+	// AllowHTTP accepts an http:// Server. Without TLS the Vault token and
+	// every value cross the network in clear, so this is for a Vault on the
+	// same host or in tests only.
+	AllowHTTP bool
 	// MountPath is the mount path of the KV secrets engine; "secret" when
 	// empty.
 	MountPath string
@@ -118,6 +125,9 @@ func (c Config) normalize() (Config, error) {
 	u, err := url.Parse(c.Server)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return c, configErrorf("server must be an http(s) URL, got %q", c.Server)
+	}
+	if u.Scheme == "http" && !c.AllowHTTP {
+		return c, configErrorf("server %q is plain http: the Vault token and every value would cross the network unencrypted; use https (the controller flag --vault-allow-http accepts http)", c.Server)
 	}
 	c.MountPath = strings.Trim(c.MountPath, "/")
 	if c.MountPath == "" {
@@ -239,12 +249,15 @@ func jwtBody(role string, source func(context.Context) (string, error)) func(con
 	}
 }
 
-// httpClient returns the HTTP client for c: c.HTTPClient, or a new one
-// trusting c.CABundle (system roots when empty). Proxies come from the usual
-// environment variables, as for any Go program.
+// httpClient returns the HTTP client for c: a copy of c.HTTPClient, or a new
+// one trusting c.CABundle (system roots when empty). Either way response
+// bodies are limited to providers.MaxResponseSize. Proxies come from the
+// usual environment variables, as for any Go program.
 func (c Config) httpClient() (*http.Client, error) {
 	if c.HTTPClient != nil {
-		return c.HTTPClient, nil
+		hc := *c.HTTPClient
+		hc.Transport = providers.LimitResponses(hc.Transport)
+		return &hc, nil
 	}
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
 	if len(c.CABundle) > 0 {
@@ -258,7 +271,7 @@ func (c Config) httpClient() (*http.Client, error) {
 	transport.TLSClientConfig = tlsConfig
 	transport.MaxIdleConnsPerHost = 16
 	return &http.Client{
-		Transport: transport,
+		Transport: providers.LimitResponses(transport),
 		// Vault's client follows one redirect (a standby pointing at the
 		// active node) itself, and refuses an https to http downgrade.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

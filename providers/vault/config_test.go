@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"reflect"
 	"testing"
+	"time"
 )
 
 func staticJWT(tok string) func(context.Context) (string, error) {
@@ -29,10 +30,11 @@ func TestConfig_normalize(t *testing.T) {
 		},
 		{
 			name: "mount path slashes trimmed",
-			cfg:  Config{Server: "http://127.0.0.1:8200", MountPath: "/team/kv/", KVVersion: KVv1, Auth: token},
+			cfg:  Config{Server: "http://127.0.0.1:8200", AllowHTTP: true, MountPath: "/team/kv/", KVVersion: KVv1, Auth: token},
 			want: func(c Config) bool { return c.MountPath == "team/kv" && c.KVVersion == KVv1 },
 		},
 		{name: "no server", cfg: Config{Auth: token}, wantErr: true},
+		{name: "http without opt-in", cfg: Config{Server: "http://127.0.0.1:8200", Auth: token}, wantErr: true},
 		{name: "server without scheme", cfg: Config{Server: "vault:8200", Auth: token}, wantErr: true},
 		{name: "unsupported scheme", cfg: Config{Server: "ftp://vault", Auth: token}, wantErr: true},
 		{name: "bad KV version", cfg: Config{Server: "https://vault", KVVersion: "2", Auth: token}, wantErr: true},
@@ -69,9 +71,9 @@ func TestConfig_httpClient(t *testing.T) {
 	if !errors.Is(err, ErrConfig) {
 		t.Errorf("CA bundle without certificates: %v", err)
 	}
-	own := &http.Client{}
-	if c, _ := (Config{HTTPClient: own}).httpClient(); c != own {
-		t.Errorf("HTTPClient not used")
+	own := &http.Client{Timeout: 7 * time.Second}
+	if c, _ := (Config{HTTPClient: own}).httpClient(); c == nil || c.Timeout != own.Timeout || c.Transport == nil {
+		t.Errorf("HTTPClient not used, or its responses not limited")
 	}
 }
 

@@ -16,8 +16,14 @@ import (
 
 // classify turns an error of one Vault call into the kinds the providers
 // package defines. op is the operation ("read", "login", ...) and what the
-// path or reference it was about; neither ever holds a secret value, and
-// neither do Vault's own error messages, which are kept for the reader.
+// path or reference it was about; neither ever holds a secret value.
+//
+// Nothing of the response body reaches the error: a store may name any
+// server, and its answer (an internal service's page, a value) must not come
+// back through a status condition or an event. An error response gives its
+// HTTP status and a fixed text, plus a known Vault message when Vault's JSON
+// error list is exactly one (see vaultMessages); a body that is not Vault's
+// JSON gives only "malformed response".
 func classify(op, what string, err error) error {
 	if err == nil {
 		return nil
@@ -25,6 +31,9 @@ func classify(op, what string, err error) error {
 	prefix := "vault " + op
 	if what != "" {
 		prefix += " " + what
+	}
+	if providers.IsResponseTooLarge(err) {
+		return fmt.Errorf("%s: %w", prefix, providers.ErrResponseTooLarge)
 	}
 	var re *api.ResponseError
 	if errors.As(err, &re) {
@@ -49,23 +58,58 @@ func classify(op, what string, err error) error {
 	var netErr net.Error
 	if errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		// Transport failures name the URL kseal built and the network
+		// error, never the body.
 		return providers.Retryable(fmt.Errorf("%s: %w", prefix, err))
 	}
-	return fmt.Errorf("%s: %w", prefix, err)
+	// Anything else comes from decoding the answer (a JSON syntax error
+	// quotes a byte of it): replaced by a fixed text.
+	return fmt.Errorf("%s: %w", prefix, errMalformed)
 }
 
-// responseMessage is Vault's error list in one line, bounded in length.
+// errMalformed replaces errors of decoding a Vault answer.
+var errMalformed = errors.New("malformed response (not the JSON Vault sends; is the store's server a Vault?)")
+
+// vaultMessages are Vault error messages worth showing; a response's message
+// is shown only when Vault's JSON error list is exactly one of them (or, for
+// the ones ending in a space, starts with it, and then only that start is
+// shown). Everything else Vault or an impostor sends stays out of status.
+var vaultMessages = []string{
+	"permission denied",
+	"missing client token",
+	"invalid token",
+	"bad token",
+	"Vault is sealed",
+	"invalid role name ",
+	"invalid role ID",
+	"invalid secret id",
+	"invalid role or secret ID",
+	"role not found",
+	"service account name not authorized",
+	"namespace not authorized",
+	"invalid audience (aud) claim",
+	"error validating token: invalid audience (aud) claim",
+	"no handler for route ",
+	"unsupported path",
+	"upgrade required",
+}
+
+// responseMessage is a fixed description of an error response: a known
+// Vault message (see vaultMessages) or the HTTP status text.
 func responseMessage(re *api.ResponseError) string {
-	msg := strings.Join(re.Errors, "; ")
-	if msg == "" {
-		msg = http.StatusText(re.StatusCode)
+	if !re.RawError && len(re.Errors) == 1 {
+		got := strings.TrimSpace(re.Errors[0])
+		for _, m := range vaultMessages {
+			if got == m || strings.HasSuffix(m, " ") && strings.HasPrefix(got, m) {
+				return strings.TrimSpace(m)
+			}
+		}
 	}
-	msg = strings.Join(strings.Fields(msg), " ")
-	const maxLen = 300
-	if len(msg) > maxLen {
-		msg = msg[:maxLen] + "..."
+	text := http.StatusText(re.StatusCode)
+	if text == "" {
+		text = "unexpected status"
 	}
-	return msg
+	return text + " (the response body is not shown)"
 }
 
 // isForbidden reports whether err is Vault refusing the token (HTTP 403).

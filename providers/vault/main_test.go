@@ -179,7 +179,7 @@ func (c *calls) failures(op string) []error {
 func newProvider(t *testing.T, s *vaulttest.Server, auth Auth, modify ...func(*Config)) (*Provider, *calls) {
 	t.Helper()
 	counts := newCalls()
-	cfg := Config{Server: s.Addr, Auth: auth, OnCall: counts.record}
+	cfg := Config{Server: s.Addr, AllowHTTP: true, Auth: auth, OnCall: counts.record}
 	for _, m := range modify {
 		m(&cfg)
 	}

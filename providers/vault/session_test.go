@@ -214,7 +214,7 @@ func TestSession_VaultDown(t *testing.T) {
 	if len(counts.failures("renew")) == 0 || len(counts.failures("login")) == 0 {
 		t.Errorf("want failed renewals and logins, got %d and %d", len(counts.failures("renew")), len(counts.failures("login")))
 	}
-	_, err := New(context.Background(), Config{Server: s.Addr, Auth: Auth{AppRole: role}})
+	_, err := New(context.Background(), Config{Server: s.Addr, AllowHTTP: true, Auth: Auth{AppRole: role}})
 	if !providers.IsRetryable(err) {
 		t.Errorf("New with Vault down: %v, want a retryable error", err)
 	}
