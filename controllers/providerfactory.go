@@ -58,13 +58,19 @@ type providerBuilder struct {
 	// awsBatchWindow is how long AWS reads wait to share a
 	// BatchGetSecretValue call.
 	awsBatchWindow time.Duration
+	// policy says what stores may do.
+	policy *storePolicy
 }
 
 // credentialNamespace is where a store's Secret and service account
-// references are read: a SecretStore's own namespace; for a
+// references are read: a SecretStore's own namespace (a reference naming
+// another one is refused, as External Secrets Operator does); for a
 // ClusterSecretStore the namespace in the reference.
 func credentialNamespace(store *storeInfo, refNamespace string) (string, error) {
 	if store.Kind == v1alpha1.SecretStoreKind {
+		if refNamespace != "" && refNamespace != store.Namespace {
+			return "", fmt.Errorf("%w: a SecretStore reads credentials from its own namespace %s only, and a reference names namespace %s (remove the namespace, or ask an admin for a ClusterSecretStore)", errInvalidStore, store.Namespace, refNamespace)
+		}
 		return store.Namespace, nil
 	}
 	if refNamespace == "" {
@@ -80,86 +86,116 @@ func (b *providerBuilder) build(ctx context.Context, store *storeInfo) (provider
 	onCall := func(op string, err error) { countProviderCall(store.providerName(), op, err) }
 	switch p := store.Spec.Provider; {
 	case p.AWS != nil:
-		cfg := aws.Config{Region: p.AWS.Region, Endpoint: p.AWS.Endpoint, STSEndpoint: p.AWS.STSEndpoint, Role: p.AWS.Role, OnCall: onCall, BatchWindow: b.awsBatchWindow}
-		if ref := p.AWS.Auth.SecretRef; ref != nil {
-			id, err := b.secretValue(ctx, store, ref.AccessKeyID)
-			if err != nil {
-				return nil, err
-			}
-			key, err := b.secretValue(ctx, store, ref.SecretAccessKey)
-			if err != nil {
-				return nil, err
-			}
-			cfg.Static = &aws.StaticCredentials{AccessKeyID: string(id), SecretAccessKey: string(key)}
-			if ref.SessionToken != nil {
-				tok, err := b.secretValue(ctx, store, *ref.SessionToken)
-				if err != nil {
-					return nil, err
-				}
-				cfg.Static.SessionToken = string(tok)
-			}
-		} else if jwt := p.AWS.Auth.JWT; jwt != nil {
-			tokenFn, err := b.serviceAccountToken(store, jwt.ServiceAccountRef, []string{"sts.amazonaws.com"})
-			if err != nil {
-				return nil, err
-			}
-			cfg.WebIdentityToken = tokenFn
-		}
-		return aws.New(ctx, cfg)
+		return b.buildAWS(ctx, store, p.AWS, onCall)
 	case p.Vault != nil:
-		cfg := vault.Config{
-			Server: p.Vault.Server, MountPath: p.Vault.Path, KVVersion: string(p.Vault.Version),
-			Namespace: p.Vault.Namespace, CABundle: p.Vault.CABundle, OnCall: onCall,
-		}
-		if cfg.KVVersion == "" {
-			cfg.KVVersion = vault.KVv2
-		}
-		auth := p.Vault.Auth
-		switch {
-		case auth.TokenSecretRef != nil:
-			tok, err := b.secretValue(ctx, store, *auth.TokenSecretRef)
-			if err != nil {
-				return nil, err
-			}
-			cfg.Auth.Token = string(tok)
-		case auth.AppRole != nil:
-			roleID := auth.AppRole.RoleID
-			if auth.AppRole.RoleRef != nil {
-				v, err := b.secretValue(ctx, store, *auth.AppRole.RoleRef)
-				if err != nil {
-					return nil, err
-				}
-				roleID = string(v)
-			}
-			secretID, err := b.secretValue(ctx, store, auth.AppRole.SecretRef)
-			if err != nil {
-				return nil, err
-			}
-			cfg.Auth.AppRole = &vault.AppRoleAuth{Path: auth.AppRole.Path, RoleID: roleID, SecretID: string(secretID)}
-		case auth.Kubernetes != nil:
-			k := auth.Kubernetes
-			jwtFn, err := b.jwtSource(ctx, store, k.ServiceAccountRef, k.SecretRef, []string{"vault"})
-			if err != nil {
-				return nil, err
-			}
-			cfg.Auth.Kubernetes = &vault.KubernetesAuth{MountPath: k.MountPath, Role: k.Role, JWT: jwtFn}
-		case auth.JWT != nil:
-			j := auth.JWT
-			var sa *v1alpha1.ServiceAccountSelector
-			if j.KubernetesServiceAccountToken != nil {
-				sa = &j.KubernetesServiceAccountToken.ServiceAccountRef
-			}
-			jwtFn, err := b.jwtSource(ctx, store, sa, j.SecretRef, []string{"vault"})
-			if err != nil {
-				return nil, err
-			}
-			cfg.Auth.JWT = &vault.JWTAuth{Path: j.Path, Role: j.Role, JWT: jwtFn}
-		default:
-			return nil, fmt.Errorf("%w: vault auth needs tokenSecretRef, appRole, kubernetes or jwt", errInvalidStore)
-		}
-		return vault.New(ctx, cfg)
+		return b.buildVault(ctx, store, p.Vault, onCall)
 	}
 	return nil, fmt.Errorf("%w: spec.provider needs aws or vault", errInvalidStore)
+}
+
+// buildAWS builds an AWS Secrets Manager provider.
+func (b *providerBuilder) buildAWS(ctx context.Context, store *storeInfo, p *v1alpha1.AWSProvider, onCall func(string, error)) (providers.Provider, error) {
+	if err := b.policy.checkServer(store, "spec.provider.aws.endpoint", p.Endpoint); err != nil {
+		return nil, err
+	}
+	if err := b.policy.checkServer(store, "spec.provider.aws.stsEndpoint", p.STSEndpoint); err != nil {
+		return nil, err
+	}
+	cfg := aws.Config{Region: p.Region, Endpoint: p.Endpoint, STSEndpoint: p.STSEndpoint, Role: p.Role, OnCall: onCall, BatchWindow: b.awsBatchWindow}
+	switch ref, jwt := p.Auth.SecretRef, p.Auth.JWT; {
+	case ref != nil:
+		id, err := b.secretValue(ctx, store, ref.AccessKeyID)
+		if err != nil {
+			return nil, err
+		}
+		key, err := b.secretValue(ctx, store, ref.SecretAccessKey)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Static = &aws.StaticCredentials{AccessKeyID: string(id), SecretAccessKey: string(key)}
+		if ref.SessionToken != nil {
+			tok, err := b.secretValue(ctx, store, *ref.SessionToken)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Static.SessionToken = string(tok)
+		}
+	case jwt != nil:
+		tokenFn, err := b.serviceAccountToken(store, jwt.ServiceAccountRef, AWSAudience)
+		if err != nil {
+			return nil, err
+		}
+		cfg.WebIdentityToken = tokenFn
+	case store.Kind == v1alpha1.SecretStoreKind && !b.policy.NamespacedDefaultCredentials:
+		return nil, fmt.Errorf("%w: spec.provider.aws.auth is empty: a SecretStore must name its credentials (secretRef or jwt); the controller's own AWS credentials serve ClusterSecretStores only (controller flag --namespaced-stores-default-credentials)", errInvalidStore)
+	}
+	prov, err := aws.New(ctx, cfg)
+	if errors.Is(err, aws.ErrConfig) {
+		return nil, fmt.Errorf("%w: %w", errInvalidStore, err)
+	}
+	return prov, err
+}
+
+// buildVault builds a Vault KV provider.
+func (b *providerBuilder) buildVault(ctx context.Context, store *storeInfo, p *v1alpha1.VaultProvider, onCall func(string, error)) (providers.Provider, error) {
+	if err := b.policy.checkServer(store, "spec.provider.vault.server", p.Server); err != nil {
+		return nil, err
+	}
+	cfg := vault.Config{
+		Server: p.Server, AllowHTTP: b.policy.VaultAllowHTTP, MountPath: p.Path, KVVersion: string(p.Version),
+		Namespace: p.Namespace, CABundle: p.CABundle, OnCall: onCall,
+	}
+	if cfg.KVVersion == "" {
+		cfg.KVVersion = vault.KVv2
+	}
+	aud := b.policy.VaultAudience
+	switch auth := p.Auth; {
+	case auth.TokenSecretRef != nil:
+		tok, err := b.secretValue(ctx, store, *auth.TokenSecretRef)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Auth.Token = string(tok)
+	case auth.AppRole != nil:
+		roleID := auth.AppRole.RoleID
+		if auth.AppRole.RoleRef != nil {
+			v, err := b.secretValue(ctx, store, *auth.AppRole.RoleRef)
+			if err != nil {
+				return nil, err
+			}
+			roleID = string(v)
+		}
+		secretID, err := b.secretValue(ctx, store, auth.AppRole.SecretRef)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Auth.AppRole = &vault.AppRoleAuth{Path: auth.AppRole.Path, RoleID: roleID, SecretID: string(secretID)}
+	case auth.Kubernetes != nil:
+		k := auth.Kubernetes
+		jwtFn, err := b.jwtSource(ctx, store, k.ServiceAccountRef, k.SecretRef, aud)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Auth.Kubernetes = &vault.KubernetesAuth{MountPath: k.MountPath, Role: k.Role, JWT: jwtFn}
+	case auth.JWT != nil:
+		j := auth.JWT
+		var sa *v1alpha1.ServiceAccountSelector
+		if j.KubernetesServiceAccountToken != nil {
+			sa = &j.KubernetesServiceAccountToken.ServiceAccountRef
+		}
+		jwtFn, err := b.jwtSource(ctx, store, sa, j.SecretRef, aud)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Auth.JWT = &vault.JWTAuth{Path: j.Path, Role: j.Role, JWT: jwtFn}
+	default:
+		return nil, fmt.Errorf("%w: vault auth needs tokenSecretRef, appRole, kubernetes or jwt", errInvalidStore)
+	}
+	prov, err := vault.New(ctx, cfg)
+	if errors.Is(err, vault.ErrConfig) {
+		return nil, fmt.Errorf("%w: %w", errInvalidStore, err)
+	}
+	return prov, err
 }
 
 // secretValue reads one key of a credential Secret.
@@ -181,10 +217,10 @@ func (b *providerBuilder) secretValue(ctx context.Context, store *storeInfo, sel
 
 // jwtSource returns a JWT getter from a service account (TokenRequest) or
 // a Secret.
-func (b *providerBuilder) jwtSource(ctx context.Context, store *storeInfo, sa *v1alpha1.ServiceAccountSelector, sec *v1alpha1.SecretKeySelector, defaultAudiences []string) (func(context.Context) (string, error), error) {
+func (b *providerBuilder) jwtSource(ctx context.Context, store *storeInfo, sa *v1alpha1.ServiceAccountSelector, sec *v1alpha1.SecretKeySelector, audience string) (func(context.Context) (string, error), error) {
 	switch {
 	case sa != nil:
-		return b.serviceAccountToken(store, *sa, defaultAudiences)
+		return b.serviceAccountToken(store, *sa, audience)
 	case sec != nil:
 		v, err := b.secretValue(ctx, store, *sec)
 		if err != nil {
@@ -197,18 +233,19 @@ func (b *providerBuilder) jwtSource(ctx context.Context, store *storeInfo, sa *v
 }
 
 // serviceAccountToken returns a getter that requests a short-lived token
-// for a service account from the TokenRequest API.
-func (b *providerBuilder) serviceAccountToken(store *storeInfo, sa v1alpha1.ServiceAccountSelector, defaultAudiences []string) (func(context.Context) (string, error), error) {
+// for a service account from the TokenRequest API, for the audiences the
+// store policy grants (audience, the provider's own, for a SecretStore).
+func (b *providerBuilder) serviceAccountToken(store *storeInfo, sa v1alpha1.ServiceAccountSelector, audience string) (func(context.Context) (string, error), error) {
 	ns, err := credentialNamespace(store, sa.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	audiences, err := b.policy.audiences(store, sa.Audiences, audience)
 	if err != nil {
 		return nil, err
 	}
 	if b.tokens == nil {
 		return nil, errors.New("service account tokens are not available (no Kubernetes client)")
-	}
-	audiences := sa.Audiences
-	if len(audiences) == 0 {
-		audiences = defaultAudiences
 	}
 	return func(ctx context.Context) (string, error) {
 		expiry := int64((10 * time.Minute).Seconds())

@@ -40,6 +40,9 @@ type Options struct {
 	// AWSBatchWindow is how long an AWS read waits for others to share one
 	// BatchGetSecretValue call (the provider's default when zero).
 	AWSBatchWindow time.Duration
+	// Stores says what SecretStores and ClusterSecretStores may do (server
+	// allowlist, token audiences, default credentials, Vault over http).
+	Stores StorePolicy
 	// SkipNameValidation allows several managers in one process (tests that
 	// restart the controller).
 	SkipNameValidation bool
@@ -135,7 +138,11 @@ func setupExternalSecrets(mgr ctrl.Manager, opts Options) error {
 	if err != nil {
 		return err
 	}
-	builder := &providerBuilder{client: mgr.GetClient(), tokens: tokens, awsBatchWindow: opts.AWSBatchWindow}
+	policy, err := newStorePolicy(opts.Stores, discoverAPIServerAudiences(mgr.GetConfig(), tokens))
+	if err != nil {
+		return err
+	}
+	builder := &providerBuilder{client: mgr.GetClient(), tokens: tokens, awsBatchWindow: opts.AWSBatchWindow, policy: policy}
 	cache := newProviderCache(mgr.GetClient(), builder.build)
 	for _, kind := range []string{v1alpha1.SecretStoreKind, v1alpha1.ClusterSecretStoreKind} {
 		if err := (&SecretStoreReconciler{Client: mgr.GetClient(), Kind: kind, Providers: cache}).SetupWithManager(mgr); err != nil {

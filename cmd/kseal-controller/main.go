@@ -47,6 +47,13 @@ func run() error {
 		watchNamespaces  = flag.String("watch-namespaces", "", "comma-separated namespaces to watch (default all)")
 		labelSelector    = flag.String("label-selector", "", "handle only SealedSecrets matching this label selector")
 		bitnamiNamespace = flag.String("bitnami-key-namespace", "", "namespace whose sealed-secrets key Secrets are loaded as extra decryption keys")
+
+		allowedServers   = flag.String("allowed-store-servers", "", "comma-separated URL prefixes (https://vault.example.com:8200) that namespaced SecretStores may name as Vault server or AWS endpoint (default any)")
+		nsDefaultCreds   = flag.Bool("namespaced-stores-default-credentials", false, "let namespaced SecretStores without auth use the controller's own AWS credentials (SDK default chain)")
+		vaultAllowHTTP   = flag.Bool("vault-allow-http", false, "accept http:// Vault servers (token and values unencrypted on the network)")
+		vaultAudience    = flag.String("vault-token-audience", controllers.DefaultVaultAudience, "audience of the service account tokens kseal sends to Vault")
+		apiAudiences     = flag.String("apiserver-audiences", "", "comma-separated extra audiences of the Kubernetes API server, never requested for a store")
+		allowAPIAudience = flag.Bool("allow-apiserver-audience-tokens", false, "let ClusterSecretStores request service account tokens for the API server's own audiences")
 	)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -109,8 +116,16 @@ func run() error {
 		Workers:               *workers,
 		ExternalSecretWorkers: *esWorkers,
 		AWSBatchWindow:        *awsBatchWindow,
-		APIAddress:            *apiAddr,
-		SealedSecretSelector:  selector,
+		Stores: controllers.StorePolicy{
+			AllowedServers:               splitList(*allowedServers),
+			NamespacedDefaultCredentials: *nsDefaultCreds,
+			VaultAllowHTTP:               *vaultAllowHTTP,
+			VaultAudience:                *vaultAudience,
+			APIServerAudiences:           splitList(*apiAudiences),
+			AllowAPIServerAudiences:      *allowAPIAudience,
+		},
+		APIAddress:           *apiAddr,
+		SealedSecretSelector: selector,
 	})
 	if err != nil {
 		return err
@@ -127,6 +142,17 @@ func run() error {
 		return err
 	}
 	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 func envOr(name, def string) string {

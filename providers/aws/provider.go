@@ -180,30 +180,37 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	return p, nil
 }
 
+// ErrConfig is wrapped by every error New returns for an unusable Config.
+var ErrConfig = errors.New("invalid aws configuration")
+
+func configErrorf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
+}
+
 // withDefaults validates cfg and fills its zero fields.
 func withDefaults(cfg Config) (Config, error) {
 	if !validRegion.MatchString(cfg.Region) {
-		return cfg, fmt.Errorf("aws: region %q is not an AWS region name (letters, digits and dashes, for example eu-west-1)", cfg.Region)
+		return cfg, configErrorf("region %q is not an AWS region name (letters, digits and dashes, for example eu-west-1)", cfg.Region)
 	}
 	for name, u := range map[string]string{"endpoint": cfg.Endpoint, "STS endpoint": cfg.STSEndpoint} {
 		if err := checkEndpoint(u); err != nil {
-			return cfg, fmt.Errorf("aws: %s: %w", name, err)
+			return cfg, configErrorf("%s: %v", name, err)
 		}
 	}
 	if s := cfg.Static; s != nil && (s.AccessKeyID == "" || s.SecretAccessKey == "") {
-		return cfg, errors.New("aws: static credentials need an access key id and a secret access key")
+		return cfg, configErrorf("static credentials need an access key id and a secret access key")
 	}
 	if cfg.Static != nil && cfg.WebIdentityToken != nil {
-		return cfg, errors.New("aws: choose static credentials or a web identity token, not both")
+		return cfg, configErrorf("choose static credentials or a web identity token, not both")
 	}
 	if cfg.WebIdentityToken != nil && cfg.Role == "" {
-		return cfg, errors.New("aws: web identity needs a role to assume")
+		return cfg, configErrorf("web identity needs a role to assume")
 	}
 	switch {
 	case cfg.MaxBatch == 0:
 		cfg.MaxBatch = DefaultMaxBatch
 	case cfg.MaxBatch < 1 || cfg.MaxBatch > DefaultMaxBatch:
-		return cfg, fmt.Errorf("aws: max batch %d is outside 1..%d", cfg.MaxBatch, DefaultMaxBatch)
+		return cfg, configErrorf("max batch %d is outside 1..%d", cfg.MaxBatch, DefaultMaxBatch)
 	}
 	if cfg.BatchWindow == 0 {
 		cfg.BatchWindow = DefaultBatchWindow
@@ -212,7 +219,7 @@ func withDefaults(cfg Config) (Config, error) {
 		cfg.MaxAttempts = DefaultMaxAttempts
 	}
 	if cfg.MaxAttempts < 0 || cfg.MaxBackoff < 0 {
-		return cfg, errors.New("aws: max attempts and max backoff must not be negative")
+		return cfg, configErrorf("max attempts and max backoff must not be negative")
 	}
 	if cfg.SessionName == "" {
 		cfg.SessionName = DefaultSessionName
