@@ -87,10 +87,10 @@ func TestStorePolicy_checkServer(t *testing.T) {
 		{"https://proxy.example.com/aws", true},
 		{"https://proxy.example.com/aws/eu", true},
 		{"http://vault.local:80", true},
-		{"https://vault.example.com", false},       // other port
-		{"http://vault.example.com:8200", false},   // other scheme
-		{"https://proxy.example.com/awsx", false},  // not a whole segment
-		{"https://proxy.example.com/", false},      // above the prefix
+		{"https://vault.example.com", false},      // other port
+		{"http://vault.example.com:8200", false},  // other scheme
+		{"https://proxy.example.com/awsx", false}, // not a whole segment
+		{"https://proxy.example.com/", false},     // above the prefix
 		{"https://vault.example.com:8200@internal", false},
 		{"https://internal-service/", false},
 		{"https://vault.example.com.evil.io:8200", false},
