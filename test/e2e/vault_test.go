@@ -50,7 +50,9 @@ func vaultStore(ns, name, server string, auth v1alpha1.VaultAuth) *v1alpha1.Secr
 // with a TokenReview against the test apiserver.
 func TestExternalSecret_vault(t *testing.T) {
 	srv, vc := startVault(t)
-	c := startController(t, controllers.Options{})
+	// The dev server listens on plain http, which kseal accepts only when
+	// told to.
+	c := startController(t, controllers.Options{Stores: controllers.StorePolicy{VaultAllowHTTP: true}})
 	defer c.stop()
 	ns := newNamespace(t, "es-vault")
 	bg := context.Background()
