@@ -59,13 +59,23 @@ func loadConfig(ctx, base context.Context, cfg Config) (awssdk.Config, error) {
 			config.WithRegion(cfg.Region),
 			config.WithRetryer(retryer),
 			config.WithAPIOptions(apiOptions),
-			config.WithHTTPClient(httpClient),
 		}
+		if cfg.HTTPClient != nil {
+			opts = append(opts, config.WithHTTPClient(cfg.HTTPClient))
+		}
+		// The SDK's own client: the default chain may need to add a CA
+		// bundle (AWS_CA_BUNDLE) to it. The credential providers it builds
+		// talk to the controller's environment (IMDS, STS, SSO); the clients
+		// kseal builds below, for endpoints a store names, are limited.
 		loaded, err := config.LoadDefaultConfig(ctx, opts...)
 		if err != nil {
 			return awssdk.Config{}, fmt.Errorf("aws: load default config: %w", err)
 		}
 		awsCfg = loaded
+		if loaded.HTTPClient != nil {
+			next = loaded.HTTPClient
+		}
+		awsCfg.HTTPClient = limitedClient{next: next}
 	}
 	if cfg.Role != "" {
 		provider := stscreds.NewAssumeRoleProvider(stsClient(awsCfg, cfg), cfg.Role,
