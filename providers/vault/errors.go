@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/vault/api"
@@ -70,28 +71,33 @@ func classify(op, what string, err error) error {
 // errMalformed replaces errors of decoding a Vault answer.
 var errMalformed = errors.New("malformed response (not the JSON Vault sends; is the store's server a Vault?)")
 
-// vaultMessages are Vault error messages worth showing; a response's message
-// is shown only when Vault's JSON error list is exactly one of them (or, for
-// the ones ending in a space, starts with it, and then only that start is
-// shown). Everything else Vault or an impostor sends stays out of status.
+// vaultMessages are Vault error messages worth showing. A response's
+// message is shown only when Vault's JSON error list is exactly one of them,
+// or starts with one of vaultPrefixes (and then only that start is shown).
+// Everything else Vault, or a server posing as Vault, sends stays out of
+// status and events.
 var vaultMessages = []string{
 	"permission denied",
 	"missing client token",
 	"invalid token",
 	"bad token",
 	"Vault is sealed",
-	"invalid role name ",
 	"invalid role ID",
 	"invalid secret id",
 	"invalid role or secret ID",
 	"role not found",
 	"service account name not authorized",
 	"namespace not authorized",
-	"invalid audience (aud) claim",
-	"error validating token: invalid audience (aud) claim",
-	"no handler for route ",
 	"unsupported path",
 	"upgrade required",
+}
+
+var vaultPrefixes = []string{
+	"invalid role name",
+	"invalid audience (aud) claim",
+	"error validating token: invalid audience (aud) claim",
+	"claim \"aud\" is invalid",
+	"no handler for route",
 }
 
 // responseMessage is a fixed description of an error response: a known
@@ -99,9 +105,12 @@ var vaultMessages = []string{
 func responseMessage(re *api.ResponseError) string {
 	if !re.RawError && len(re.Errors) == 1 {
 		got := strings.TrimSpace(re.Errors[0])
-		for _, m := range vaultMessages {
-			if got == m || strings.HasSuffix(m, " ") && strings.HasPrefix(got, m) {
-				return strings.TrimSpace(m)
+		if slices.Contains(vaultMessages, got) {
+			return got
+		}
+		for _, m := range vaultPrefixes {
+			if strings.HasPrefix(got, m) {
+				return m
 			}
 		}
 	}

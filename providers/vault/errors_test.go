@@ -67,3 +67,22 @@ func TestClassifyLogin(t *testing.T) {
 		t.Errorf("502 on login: %v, want retryable", err)
 	}
 }
+
+func TestResponseMessage(t *testing.T) {
+	tests := []struct {
+		re   *api.ResponseError
+		want string
+	}{
+		{&api.ResponseError{StatusCode: 403, Errors: []string{"permission denied"}}, "permission denied"},
+		{&api.ResponseError{StatusCode: 400, Errors: []string{`invalid role name "shop"`}}, "invalid role name"},
+		{&api.ResponseError{StatusCode: 400, Errors: []string{"permission denied: SECRET"}}, "Bad Request (the response body is not shown)"},
+		{&api.ResponseError{StatusCode: 403, Errors: []string{"permission denied", "SECRET"}}, "Forbidden (the response body is not shown)"},
+		{&api.ResponseError{StatusCode: 500, RawError: true, Errors: []string{"permission denied"}}, "Internal Server Error (the response body is not shown)"},
+		{&api.ResponseError{StatusCode: 599}, "unexpected status (the response body is not shown)"},
+	}
+	for _, tt := range tests {
+		if got := responseMessage(tt.re); got != tt.want {
+			t.Errorf("%d %q: %q, want %q", tt.re.StatusCode, tt.re.Errors, got, tt.want)
+		}
+	}
+}
