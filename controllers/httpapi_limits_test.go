@@ -174,12 +174,14 @@ func TestAPI_concurrencyLimit(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			holding, release := make(chan struct{}), make(chan struct{})
-			var once sync.Once
-			c := &countOpens{hook: func(int64) {
-				once.Do(func() {
+			var releaseOnce sync.Once
+			free := func() { releaseOnce.Do(func() { close(release) }) }
+			defer free() // also when the test fails, so the server can stop
+			c := &countOpens{hook: func(n int64) {
+				if n == 1 {
 					close(holding)
 					<-release
-				})
+				}
 			}}
 			opts := unlimited()
 			opts.MaxInFlight, opts.MaxDecrypting = tt.inFlight, tt.decrypts
@@ -194,7 +196,7 @@ func TestAPI_concurrencyLimit(t *testing.T) {
 			}
 			// Requests that decrypt nothing are not held up.
 			wantCode(t, apiDo(t, base, http.MethodGet, controllers.PathCert, nil), http.StatusOK)
-			close(release)
+			free()
 			wantCode(t, <-first, http.StatusOK)
 			wantCode(t, apiDo(t, base, http.MethodPost, controllers.PathVerify, body), http.StatusOK)
 		})
