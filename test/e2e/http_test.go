@@ -7,10 +7,12 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 
+	networkingv1 "k8s.io/api/networking/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kseal-dev/kseal/controllers"
@@ -136,5 +138,31 @@ func TestHTTPAPI_noOracleAndBounded(t *testing.T) {
 	}
 	if admitted != 23 {
 		t.Errorf("%d requests from distinct clients admitted, want the 23 left in the global bucket", admitted)
+	}
+}
+
+// TestNetworkPolicyManifest: the shipped NetworkPolicy is accepted by a real
+// API server and admits the API and metrics ports only.
+func TestNetworkPolicyManifest(t *testing.T) {
+	data, err := os.ReadFile("../../config/manager/networkpolicy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var np networkingv1.NetworkPolicy
+	if err := yaml.UnmarshalStrict(data, &np); err != nil {
+		t.Fatal(err)
+	}
+	np.Namespace = newNamespace(t, "netpol")
+	if err := env.Client.Create(ctx, &np); err != nil {
+		t.Fatalf("the API server refuses the NetworkPolicy: %v", err)
+	}
+	var ports []string
+	for _, rule := range np.Spec.Ingress {
+		for _, p := range rule.Ports {
+			ports = append(ports, p.Port.String())
+		}
+	}
+	if !slices.Equal(ports, []string{"http", "metrics"}) {
+		t.Errorf("ingress ports %v, want http and metrics", ports)
 	}
 }
