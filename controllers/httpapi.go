@@ -104,8 +104,10 @@ type api struct {
 	opts   APIOptions
 	now    func() time.Time
 	limits apiLimits
-	verifyL,
-	rotateL *limiter // admit POST /v1/verify and POST /v1/rotate
+	// verifyL and rotateL admit POST /v1/verify and POST /v1/rotate: client
+	// buckets of their own, one global bucket shared.
+	verifyL *limiter
+	rotateL *limiter
 }
 
 // endpoint describes one route: its metric name, allowed methods and what a
