@@ -48,7 +48,7 @@ func (c *countingOpener) Open(ct, label []byte, opts sealing.OpenOptions) ([]byt
 }
 
 // manyItems seals n values (item0, item1, ...) in format v with scope sc.
-func manyItems(t *testing.T, n int, v sealing.Version, sc scope.Scope) *v1alpha1.SealedSecret {
+func manyItems(t testing.TB, n int, v sealing.Version, sc scope.Scope) *v1alpha1.SealedSecret {
 	t.Helper()
 	data := map[string]string{}
 	for i := range n {
@@ -147,4 +147,28 @@ func TestOpenItems_stopsWhenCancelled(t *testing.T) {
 	if c.opens != 2 {
 		t.Errorf("%d items opened after the cancel at the second, want 2", c.opens)
 	}
+}
+
+// FuzzOpenCost: for any two item values OpenCost and OpenItems do not
+// panic, and the cost stays within its formula.
+func FuzzOpenCost(f *testing.F) {
+	v1 := manyItems(f, 1, sealing.V1, scope.Strict).Spec.EncryptedData["item0"]
+	v2 := manyItems(f, 1, sealing.V2, scope.Strict).Spec.EncryptedData["item0"]
+	f.Add(v1, v2)
+	f.Add(v1, v1)
+	f.Add("AQA=", "!")
+	f.Add("", "S1NMMg==")
+	kr := keyring(f)
+	f.Fuzz(func(t *testing.T, a, b string) {
+		ss := &v1alpha1.SealedSecret{}
+		ss.Namespace, ss.Name = testNamespace, testName
+		ss.Spec.EncryptedData = map[string]string{"a": a, "b": b}
+		cost := sealedsecret.OpenCost(ss, kr.Keys())
+		if cost.Items != 2 || cost.V1Items > 2 || cost.RSAOps > (cost.V1Items+2)*len(kr.Keys()) {
+			t.Errorf("cost %+v", cost)
+		}
+		if o, err := sealedsecret.OpenItems(context.Background(), ss, kr, sealedsecret.OpenOptions{}); err == nil {
+			o.Wipe()
+		}
+	})
 }
