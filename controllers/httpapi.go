@@ -1,27 +1,21 @@
 package controllers
 
 import (
-	"bytes"
-	"encoding/base64"
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"maps"
-	"math"
 	"net/http"
-	"reflect"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
 	"github.com/kseal-dev/kseal/crypto/keys"
-	"github.com/kseal-dev/kseal/crypto/scope"
 	"github.com/kseal-dev/kseal/crypto/sealedsecret"
 	"github.com/kseal-dev/kseal/crypto/sealing"
 )
@@ -34,7 +28,8 @@ const (
 	// PathCert serves the newest generation's certificate (cert.pem).
 	PathCert = "/v1/cert.pem"
 	// PathVerify takes one SealedSecret and answers 200 when every item
-	// unseals, 409 with the reason when one does not.
+	// opens with the controller's keys under the object's scope, 409 with
+	// the reason when one does not. It never renders spec.template.
 	PathVerify = "/v1/verify"
 	// PathRotate takes one SealedSecret and returns it sealed to the newest
 	// generation.
@@ -48,22 +43,46 @@ const (
 	// newest generation and is returned unchanged.
 	HeaderRotated = "Kseal-Rotated"
 	// HeaderReason carries the v1alpha1 Ready reason (UnknownKey,
-	// ScopeMismatch, CorruptData, TemplateError) of a 409 response.
+	// ScopeMismatch, CorruptData) of a 409 response.
 	HeaderReason = "Kseal-Reason"
 )
 
-// DefaultMaxBodyBytes bounds a request body unless APIOptions says otherwise.
-const DefaultMaxBodyBytes = 2 << 20
-
 // APIOptions tunes NewAPIHandler. The zero value gives the production
-// defaults.
+// defaults (see the Default constants).
 type APIOptions struct {
-	// Verify limits POST /v1/verify (default 5 per second, bursts of 20).
+	// Verify limits POST /v1/verify per client (DefaultRatePerSecond,
+	// DefaultRateBurst).
 	Verify RateLimit
-	// Rotate limits POST /v1/rotate, in a bucket of its own (same defaults).
+	// Rotate limits POST /v1/rotate per client, in buckets of its own (same
+	// defaults).
 	Rotate RateLimit
+	// Global limits verify and rotate requests of all clients together
+	// (DefaultGlobalPerSecond, DefaultGlobalBurst), so that callers who
+	// present as many clients still cannot raise the total.
+	Global RateLimit
+	// TrustedProxies are the peers whose X-Forwarded-For header names the
+	// client (its last entry, which the API server's service proxy appends);
+	// other requests are counted by their peer address. Nil trusts every
+	// peer (TrustAnyProxy); an empty, non-nil slice trusts none.
+	TrustedProxies []netip.Prefix
+	// MaxClients bounds how many clients the per-client limits remember
+	// (DefaultMaxClients when zero).
+	MaxClients int
 	// MaxBodyBytes bounds a request body; DefaultMaxBodyBytes when zero.
 	MaxBodyBytes int64
+	// MaxItems bounds the items of one SealedSecret; DefaultMaxItems when
+	// zero.
+	MaxItems int
+	// MaxRSAOps bounds the RSA decryptions one request may need in the worst
+	// case (sealedsecret.OpenCost), checked before any; DefaultMaxRSAOps
+	// when zero.
+	MaxRSAOps int
+	// MaxInFlight bounds the verify and rotate requests served at once,
+	// reading their body included; DefaultMaxInFlight when zero.
+	MaxInFlight int
+	// MaxDecrypting bounds the requests decrypting at once;
+	// DefaultMaxDecrypting when zero.
+	MaxDecrypting int
 	// Now is the clock of the rate limits and of Observe; time.Now when nil.
 	Now func() time.Time
 	// Observe, when set, is called once per request with the endpoint
@@ -73,16 +92,22 @@ type APIOptions struct {
 	// Log receives a line for every SealedSecret the API refuses (namespace,
 	// name and reason, never a value). The zero Logger discards.
 	Log logr.Logger
+
+	// wrapOpener, when set, wraps the keyring each request opens items
+	// with (tests count the work through it).
+	wrapOpener func(sealedsecret.Opener) sealedsecret.Opener
 }
 
-// api serves the endpoints; it holds no state besides the rate limits.
+// api serves the endpoints; it holds no state besides the limits.
 type api struct {
-	src     KeySource
-	opts    APIOptions
-	now     func() time.Time
-	maxBody int64
-	verifyB *tokenBucket // admits POST /v1/verify
-	rotateB *tokenBucket // admits POST /v1/rotate
+	src    KeySource
+	opts   APIOptions
+	now    func() time.Time
+	limits apiLimits
+	// verifyL and rotateL admit POST /v1/verify and POST /v1/rotate: client
+	// buckets of their own, one global bucket shared.
+	verifyL *limiter
+	rotateL *limiter
 }
 
 // endpoint describes one route: its metric name, allowed methods and what a
@@ -96,18 +121,17 @@ type endpoint struct {
 
 // NewAPIHandler returns the controller's HTTP API over the keys of src:
 // GET /healthz, GET /v1/cert.pem, POST /v1/verify and POST /v1/rotate (see
-// the Path constants). Responses never contain a decrypted value; errors are
-// one line of plain text that says what to do.
+// the Path constants). Responses never contain a decrypted value nor depend
+// on one; errors are one line of plain text that says what to do.
 func NewAPIHandler(src KeySource, opts APIOptions) http.Handler {
-	a := &api{src: src, opts: opts, now: opts.Now, maxBody: opts.MaxBodyBytes}
+	a := &api{src: src, opts: opts, now: opts.Now}
 	if a.now == nil {
 		a.now = time.Now
 	}
-	if a.maxBody <= 0 {
-		a.maxBody = DefaultMaxBodyBytes
-	}
-	a.verifyB = newTokenBucket(opts.Verify, a.now)
-	a.rotateB = newTokenBucket(opts.Rotate, a.now)
+	a.limits = newAPILimits(opts)
+	global := newGlobalBucket(opts.Global, a.now)
+	a.verifyL = &limiter{clients: newClientBuckets(opts.Verify, opts.MaxClients, a.now), global: global}
+	a.rotateL = &limiter{clients: newClientBuckets(opts.Rotate, opts.MaxClients, a.now), global: global}
 
 	get := []string{http.MethodGet, http.MethodHead}
 	post := []string{http.MethodPost}
@@ -164,46 +188,45 @@ func (a *api) notFound(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusNotFound, "no endpoint %s: use GET %s, GET %s, POST %s or POST %s", r.URL.Path, PathHealthz, PathCert, PathVerify, PathRotate)
 }
 
+// verify answers whether every item of the posted SealedSecret opens under
+// its scope. It only opens the items: rendering spec.template.data, which
+// the caller controls and the ciphertexts do not bind, would turn the answer
+// into a test of the plaintext.
 func (a *api) verify(w http.ResponseWriter, r *http.Request) {
-	ss, _, ok := a.readSealedSecret(w, r, a.verifyB)
+	req, ok := a.admit(w, r, a.verifyL)
 	if !ok {
 		return
 	}
-	kr := a.src.Keyring()
-	if len(kr.Keys()) == 0 {
-		writeError(w, http.StatusServiceUnavailable, msgNoKeys)
-		return
-	}
-	res, err := sealedsecret.Unseal(ss, kr, sealedsecret.UnsealOptions{})
+	defer req.release()
+	opened, err := sealedsecret.OpenItems(r.Context(), req.ss, req.opener, sealedsecret.OpenOptions{})
 	if err != nil {
-		a.refuse(w, "verify", ss, err)
+		a.refuse(w, r, "verify", req.ss, err)
 		return
 	}
-	for _, v := range res.Secret.Data {
-		clear(v)
-	}
+	opened.Wipe()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintf(w, "ok: every item of %s unseals\n", objectName(ss))
+	fmt.Fprintf(w, "ok: every item of %s unseals\n", objectName(req.ss))
 }
 
 func (a *api) rotate(w http.ResponseWriter, r *http.Request) {
-	ss, body, ok := a.readSealedSecret(w, r, a.rotateB)
+	req, ok := a.admit(w, r, a.rotateL)
 	if !ok {
 		return
 	}
+	defer req.release()
+	ss, body := req.ss, req.body
 	newest := a.src.Newest()
 	if newest == nil {
 		writeError(w, http.StatusServiceUnavailable, msgNoKeys)
 		return
 	}
-	sealed, changed, err := reseal(ss, a.src.Keyring(), newest)
-	var unsealErr *sealedsecret.Error
-	switch {
-	case errors.As(err, &unsealErr):
-		a.refuse(w, "rotate", ss, err)
-		return
-	case err != nil:
+	sealed, changed, err := reseal(r.Context(), ss, req.opener, newest)
+	if errors.Is(err, errNoRecipient) {
 		writeError(w, http.StatusConflict, "rotate %s: %v", objectName(ss), err)
+		return
+	}
+	if err != nil {
+		a.refuse(w, r, "rotate", ss, err)
 		return
 	}
 	asJSON := startsWithBrace(body)
@@ -224,40 +247,19 @@ func (a *api) rotate(w http.ResponseWriter, r *http.Request) {
 	w.Write(out)
 }
 
-// readSealedSecret admits the request through bucket, reads its body within
-// the size limit and decodes one SealedSecret. On failure it has written the
-// response and returns false.
-func (a *api) readSealedSecret(w http.ResponseWriter, r *http.Request, bucket *tokenBucket) (*v1alpha1.SealedSecret, []byte, bool) {
-	if ok, wait := bucket.take(); !ok {
-		secs := max(1, int(math.Ceil(wait.Seconds())))
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		writeError(w, http.StatusTooManyRequests, "too many requests to %s: retry in %d s", r.URL.Path, secs)
-		return nil, nil, false
+// refuse answers for a SealedSecret that could not be opened: 409 when the
+// keys cannot open it, nothing useful when the client has gone.
+func (a *api) refuse(w http.ResponseWriter, r *http.Request, endpoint string, ss *v1alpha1.SealedSecret, err error) {
+	var unsealErr *sealedsecret.Error
+	if !errors.As(err, &unsealErr) {
+		if r.Context().Err() != nil {
+			a.opts.Log.Info("client went away; stopped", "endpoint", endpoint, "namespace", ss.Namespace, "name", ss.Name)
+			writeError(w, http.StatusServiceUnavailable, "the request was cancelled before %s was checked", objectName(ss))
+			return
+		}
+		writeError(w, http.StatusInternalServerError, "%s %s: %v; report this as a bug", endpoint, objectName(ss), err)
+		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		writeError(w, http.StatusRequestEntityTooLarge, "the body is larger than %d bytes: send one SealedSecret per request", a.maxBody)
-		return nil, nil, false
-	case err != nil:
-		writeError(w, http.StatusBadRequest, "read the body: %v; send one SealedSecret as YAML or JSON", err)
-		return nil, nil, false
-	}
-	ss, err := sealedsecret.DecodeSealedSecret(body)
-	switch {
-	case errors.Is(err, sealedsecret.ErrTooLarge):
-		writeError(w, http.StatusRequestEntityTooLarge, "%v: send one SealedSecret per request", err)
-		return nil, nil, false
-	case err != nil:
-		writeError(w, http.StatusBadRequest, "the body is not one SealedSecret: %v; send one kseal.dev or bitnami.com SealedSecret as YAML or JSON", err)
-		return nil, nil, false
-	}
-	return ss, body, true
-}
-
-// refuse answers 409 for a SealedSecret that the keys cannot open.
-func (a *api) refuse(w http.ResponseWriter, endpoint string, ss *v1alpha1.SealedSecret, err error) {
 	reason := sealedsecret.Reason(err)
 	a.opts.Log.Info("refused a SealedSecret", "endpoint", endpoint, "namespace", ss.Namespace, "name", ss.Name, "reason", reason)
 	w.Header().Set(HeaderReason, reason)
@@ -267,8 +269,6 @@ func (a *api) refuse(w http.ResponseWriter, endpoint string, ss *v1alpha1.Sealed
 		msg += "; seal it again with this cluster's certificate (kseal seal fetches it)"
 	case v1alpha1.ReasonCorruptData:
 		msg += "; the ciphertext was changed or cut: seal the value again"
-	case v1alpha1.ReasonTemplateError:
-		msg += "; fix spec.template.data"
 	}
 	writeError(w, http.StatusConflict, "%s", msg)
 }
@@ -281,9 +281,9 @@ var errNoRecipient = errors.New("the newest key generation has no post-quantum r
 // sealed to newest in the object's format (v2 for kseal.dev, v1 for
 // bitnami.com), seals them all again to newest under the same scope label. It
 // returns the new spec.encryptedData and whether it differs from the old one.
-// Decrypted values are wiped before it returns; an open failure is a
-// *sealedsecret.Error.
-func reseal(ss *v1alpha1.SealedSecret, kr *sealing.Keyring, newest *keys.Generation) (map[string]string, bool, error) {
+// Like verify it never renders templates. Decrypted values are wiped before
+// it returns; an open failure is a *sealedsecret.Error.
+func reseal(ctx context.Context, ss *v1alpha1.SealedSecret, kr sealedsecret.Opener, newest *keys.Generation) (map[string]string, bool, error) {
 	version := sealing.V2
 	if ss.APIVersion == sealedsecret.BitnamiAPIVersion {
 		version = sealing.V1
@@ -293,171 +293,27 @@ func reseal(ss *v1alpha1.SealedSecret, kr *sealing.Keyring, newest *keys.Generat
 	if version == sealing.V2 && !hasID {
 		return nil, false, errNoRecipient
 	}
-	sc, err := scope.FromAnnotations(ss.Annotations)
+	opened, err := sealedsecret.OpenItems(ctx, ss, kr, sealedsecret.OpenOptions{PreferKey: newest.Name})
 	if err != nil {
-		return nil, false, &sealedsecret.Error{Namespace: ss.Namespace, Name: ss.Name,
-			Items: []*sealedsecret.ItemError{{Err: &sealing.CorruptError{Detail: err.Error()}}}}
+		return nil, false, err
 	}
-	label := sc.Label(ss.Namespace, ss.Name)
-	var alternatives [][]byte
-	for _, other := range []scope.Scope{scope.Strict, scope.NamespaceWide, scope.ClusterWide} {
-		if other != sc {
-			alternatives = append(alternatives, other.Label(ss.Namespace, ss.Name))
-		}
-	}
-
-	plain := make(map[string][]byte, len(ss.Spec.EncryptedData))
-	defer func() {
-		for _, v := range plain {
-			clear(v)
-		}
-	}()
-	var failed []*sealedsecret.ItemError
+	defer opened.Wipe()
 	current := true
-	for _, item := range slices.Sorted(maps.Keys(ss.Spec.EncryptedData)) {
-		ct, err := base64.StdEncoding.DecodeString(ss.Spec.EncryptedData[item])
-		if err != nil {
-			failed = append(failed, &sealedsecret.ItemError{Item: item, Err: &sealing.CorruptError{Detail: "not valid base64"}})
-			continue
-		}
-		pt, key, err := kr.Open(ct, label, sealing.OpenOptions{Prefer: newest.Name, Alternatives: alternatives})
-		if err != nil {
-			failed = append(failed, &sealedsecret.ItemError{Item: item, Err: err})
-			continue
-		}
-		plain[item] = pt
+	for item, key := range opened.Keys {
 		if version == sealing.V2 {
-			current = current && sealing.IsV2(ct) && key.ID == newestID
+			current = current && opened.V2[item] && key.ID == newestID
 		} else {
-			current = current && !sealing.IsV2(ct) && key.RSA != nil && key.RSA.PublicKey.Equal(pk.RSA)
+			current = current && !opened.V2[item] && key.RSA != nil && key.RSA.PublicKey.Equal(pk.RSA)
 		}
-	}
-	if len(failed) > 0 {
-		return nil, false, &sealedsecret.Error{Namespace: ss.Namespace, Name: ss.Name, Items: failed}
 	}
 	if current {
 		return nil, false, nil
 	}
-	sealed, err := sealedsecret.SealItems(plain, pk, version, label)
+	sealed, err := sealedsecret.SealItems(opened.Data, pk, version, opened.Label)
 	if err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("seal again: %w", err)
 	}
 	return sealed, true, nil
-}
-
-// withEncryptedData returns body with spec.encryptedData replaced by sealed.
-// It replaces the ciphertexts in the text when it can, so the comments,
-// field order and layout of the object are kept; otherwise it encodes the
-// object again (YAML, or JSON when asJSON), keeping every other field.
-func withEncryptedData(body []byte, ss *v1alpha1.SealedSecret, sealed map[string]string, asJSON bool) ([]byte, error) {
-	if out, ok := replaceCiphertexts(body, ss.Spec.EncryptedData, sealed); ok {
-		if got, err := sealedsecret.DecodeSealedSecret(out); err == nil && sameExceptData(ss, got, sealed) {
-			return out, nil
-		}
-	}
-	var obj map[string]any
-	if err := yaml.Unmarshal(body, &obj, func(d *json.Decoder) *json.Decoder { d.UseNumber(); return d }); err != nil {
-		return nil, err
-	}
-	spec, ok := obj["spec"].(map[string]any)
-	if !ok {
-		return nil, errors.New("spec is not a mapping")
-	}
-	spec["encryptedData"] = sealed
-	var out []byte
-	var err error
-	if asJSON {
-		out, err = json.MarshalIndent(obj, "", "  ")
-		out = append(out, '\n')
-	} else {
-		out, err = yaml.Marshal(obj)
-	}
-	if err != nil {
-		return nil, err
-	}
-	got, err := sealedsecret.DecodeSealedSecret(out)
-	if err != nil {
-		return nil, err
-	}
-	if !maps.Equal(got.Spec.EncryptedData, sealed) {
-		return nil, errors.New("encryptedData changed in encoding")
-	}
-	return out, nil
-}
-
-// replaceCiphertexts replaces, in the text, every old value by the new value
-// of the same item. It succeeds only when each old value occurs exactly once
-// as a whole base64 token.
-func replaceCiphertexts(body []byte, old, sealed map[string]string) ([]byte, bool) {
-	type edit struct {
-		at     int
-		oldLen int
-		repl   string
-	}
-	edits := make([]edit, 0, len(old))
-	for item, o := range old {
-		n, ok := sealed[item]
-		if !ok || o == "" {
-			return nil, false
-		}
-		at, count := -1, 0
-		for i := 0; ; {
-			j := bytes.Index(body[i:], []byte(o))
-			if j < 0 {
-				break
-			}
-			j += i
-			if !isBase64Byte(byteAt(body, j-1)) && !isBase64Byte(byteAt(body, j+len(o))) {
-				at = j
-				count++
-			}
-			i = j + 1
-		}
-		if count != 1 {
-			return nil, false
-		}
-		edits = append(edits, edit{at, len(o), n})
-	}
-	slices.SortFunc(edits, func(a, b edit) int { return a.at - b.at })
-	var out bytes.Buffer
-	prev := 0
-	for _, e := range edits {
-		if e.at < prev {
-			return nil, false
-		}
-		out.Write(body[prev:e.at])
-		out.WriteString(e.repl)
-		prev = e.at + e.oldLen
-	}
-	out.Write(body[prev:])
-	return out.Bytes(), true
-}
-
-func byteAt(b []byte, i int) byte {
-	if i < 0 || i >= len(b) {
-		return 0
-	}
-	return b[i]
-}
-
-func isBase64Byte(c byte) bool {
-	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '='
-}
-
-// sameExceptData reports whether got is before with spec.encryptedData
-// replaced by sealed.
-func sameExceptData(before, got *v1alpha1.SealedSecret, sealed map[string]string) bool {
-	if !maps.Equal(got.Spec.EncryptedData, sealed) {
-		return false
-	}
-	a, b := before.DeepCopy(), got.DeepCopy()
-	a.Spec.EncryptedData, b.Spec.EncryptedData = nil, nil
-	return reflect.DeepEqual(a, b)
-}
-
-func startsWithBrace(body []byte) bool {
-	t := bytes.TrimLeft(body, " \t\r\n")
-	return len(t) > 0 && t[0] == '{'
 }
 
 func objectName(ss *v1alpha1.SealedSecret) string {

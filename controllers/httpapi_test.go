@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -212,8 +213,8 @@ func TestAPI_verify(t *testing.T) {
 			contains: []string{"unseal staging/db", `items "password", "user"`, "scope mismatch", `namespace "prod"`}},
 		{name: "corrupt", body: apiEncode(t, "yaml", corrupt), code: 409, reason: v1alpha1.ReasonCorruptData,
 			contains: []string{`item "password": corrupt input`, "seal the value again"}},
-		{name: "template error", body: apiEncode(t, "yaml", badTemplate), code: 409, reason: v1alpha1.ReasonTemplateError,
-			contains: []string{`item "dsn"`, "fix spec.template.data"}},
+		// Verify opens the items and never renders templates.
+		{name: "template not rendered", body: apiEncode(t, "yaml", badTemplate), code: 200, contains: []string{"ok: every item of prod/db unseals"}},
 		{name: "not a SealedSecret", body: configMap, code: 400, contains: []string{"not one SealedSecret", "ConfigMap"}},
 		{name: "not YAML", body: []byte("{[: nope"), code: 400, contains: []string{"not valid YAML or JSON"}},
 		{name: "empty", body: nil, code: 400},
@@ -270,7 +271,7 @@ func TestAPI_bodyLimit(t *testing.T) {
 	for _, path := range []string{controllers.PathVerify, controllers.PathRotate} {
 		r := apiDo(t, base, http.MethodPost, path, huge)
 		wantCode(t, r, http.StatusRequestEntityTooLarge)
-		if !bytes.Contains(r.body, []byte("larger than 2097152 bytes")) {
+		if !bytes.Contains(r.body, []byte(fmt.Sprintf("larger than %d bytes", controllers.DefaultMaxBodyBytes))) {
 			t.Errorf("%s: body %q", path, r.body)
 		}
 	}

@@ -28,6 +28,10 @@ type Options struct {
 	// APIAddress is the listen address of the HTTP API (":8080"); empty
 	// disables it.
 	APIAddress string
+	// API bounds the HTTP API's verify and rotate requests (rate limits,
+	// sizes, concurrency); the zero value gives the defaults. Setup sets its
+	// Observe and Log.
+	API APIOptions
 	// SealedSecretSelector, when set, limits the SealedSecrets handled to
 	// those with matching labels.
 	SealedSecretSelector labels.Selector
@@ -96,7 +100,9 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 		}
 	}
 	if opts.APIAddress != "" {
-		if err := mgr.Add(&apiServer{addr: opts.APIAddress, handler: NewAPIHandler(km, APIOptions{Observe: observeAPI, Log: mgr.GetLogger().WithName("api")})}); err != nil {
+		apiOpts := opts.API
+		apiOpts.Observe, apiOpts.Log = observeAPI, mgr.GetLogger().WithName("api")
+		if err := mgr.Add(&apiServer{addr: opts.APIAddress, handler: NewAPIHandler(km, apiOpts)}); err != nil {
 			return nil, err
 		}
 	}

@@ -55,6 +55,7 @@ func run() error {
 		apiAudiences     = flag.String("apiserver-audiences", "", "comma-separated extra audiences of the Kubernetes API server, never requested for a store")
 		allowAPIAudience = flag.Bool("allow-apiserver-audience-tokens", false, "let ClusterSecretStores request service account tokens for the API server's own audiences")
 	)
+	readAPIFlags := apiFlags(flag.CommandLine)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -67,6 +68,10 @@ func run() error {
 			return fmt.Errorf("--key-cutoff-time: %w", err)
 		}
 		cutoffTime = t
+	}
+	apiOpts, err := readAPIFlags()
+	if err != nil {
+		return err
 	}
 	selector, err := labels.Parse(*labelSelector)
 	if err != nil {
@@ -125,6 +130,7 @@ func run() error {
 			AllowAPIServerAudiences:      *allowAPIAudience,
 		},
 		APIAddress:           *apiAddr,
+		API:                  apiOpts,
 		SealedSecretSelector: selector,
 	})
 	if err != nil {
@@ -153,6 +159,46 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// apiFlags registers the flags that bound the HTTP API (docs/install.md
+// explains them); the function it returns reads them once parsed.
+func apiFlags(fs *flag.FlagSet) func() (controllers.APIOptions, error) {
+	var (
+		rate        = fs.Float64("api-rate", controllers.DefaultRatePerSecond, "verify and rotate requests per second per client, each (negative: no limit)")
+		burst       = fs.Int("api-burst", controllers.DefaultRateBurst, "burst of --api-rate")
+		globalRate  = fs.Float64("api-global-rate", controllers.DefaultGlobalPerSecond, "verify and rotate requests per second of all clients together (negative: no limit)")
+		globalBurst = fs.Int("api-global-burst", controllers.DefaultGlobalBurst, "burst of --api-global-rate")
+		trusted     = fs.String("api-trusted-proxies", "*", `peers whose X-Forwarded-For header names the client for --api-rate: "*" (any), "none", or CIDRs, such as the addresses the API server connects from`)
+		maxBody     = fs.Int64("api-max-body-bytes", controllers.DefaultMaxBodyBytes, "largest verify or rotate request body")
+		maxItems    = fs.Int("api-max-items", controllers.DefaultMaxItems, "most items of a SealedSecret sent to verify or rotate")
+		maxRSA      = fs.Int("api-max-rsa-operations", controllers.DefaultMaxRSAOps, "most RSA decryptions one verify or rotate request may need (worst case: format v1 items x RSA keys, plus 2 x keys)")
+		maxInFlight = fs.Int("api-max-in-flight", controllers.DefaultMaxInFlight, "verify and rotate requests served at once")
+		maxDecrypt  = fs.Int("api-max-decrypting", controllers.DefaultMaxDecrypting, "verify and rotate requests decrypting at once")
+	)
+	return func() (controllers.APIOptions, error) {
+		proxies, err := controllers.ParseTrustedProxies(*trusted)
+		if err != nil {
+			return controllers.APIOptions{}, fmt.Errorf("--api-trusted-proxies: %w", err)
+		}
+		for name, v := range map[string]int64{"api-max-body-bytes": *maxBody, "api-max-items": int64(*maxItems), "api-max-rsa-operations": int64(*maxRSA),
+			"api-max-in-flight": int64(*maxInFlight), "api-max-decrypting": int64(*maxDecrypt)} {
+			if v <= 0 {
+				return controllers.APIOptions{}, fmt.Errorf("--%s must be positive, not %d", name, v)
+			}
+		}
+		return controllers.APIOptions{
+			Verify:         controllers.RateLimit{PerSecond: *rate, Burst: *burst},
+			Rotate:         controllers.RateLimit{PerSecond: *rate, Burst: *burst},
+			Global:         controllers.RateLimit{PerSecond: *globalRate, Burst: *globalBurst},
+			TrustedProxies: proxies,
+			MaxBodyBytes:   *maxBody,
+			MaxItems:       *maxItems,
+			MaxRSAOps:      *maxRSA,
+			MaxInFlight:    *maxInFlight,
+			MaxDecrypting:  *maxDecrypt,
+		}, nil
+	}
 }
 
 func envOr(name, def string) string {

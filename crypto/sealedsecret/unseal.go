@@ -2,7 +2,7 @@ package sealedsecret
 
 import (
 	"bytes"
-	"encoding/base64"
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -17,7 +17,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
-	"github.com/kseal-dev/kseal/crypto/scope"
 	"github.com/kseal-dev/kseal/crypto/sealing"
 )
 
@@ -42,39 +41,11 @@ type Result struct {
 // describes. On failure it returns an *Error listing each failed item, and
 // no Secret. No error contains plaintext.
 func Unseal(ss *v1alpha1.SealedSecret, kr *sealing.Keyring, opts UnsealOptions) (*Result, error) {
-	sc, err := scope.FromAnnotations(ss.Annotations)
+	opened, err := OpenItems(context.Background(), ss, kr, OpenOptions{PreferKey: opts.PreferKey})
 	if err != nil {
-		return nil, &Error{Namespace: ss.Namespace, Name: ss.Name, Items: []*ItemError{{Err: &sealing.CorruptError{Detail: err.Error()}}}}
+		return nil, err
 	}
-	label := sc.Label(ss.Namespace, ss.Name)
-	var alternatives [][]byte
-	for _, other := range []scope.Scope{scope.Strict, scope.NamespaceWide, scope.ClusterWide} {
-		if other != sc {
-			alternatives = append(alternatives, other.Label(ss.Namespace, ss.Name))
-		}
-	}
-
-	data := make(map[string][]byte, len(ss.Spec.EncryptedData)+len(ss.Spec.Template.Data))
-	var failed []*ItemError
-	keyName := opts.PreferKey
-	for _, item := range slices.Sorted(maps.Keys(ss.Spec.EncryptedData)) {
-		ct, err := base64.StdEncoding.DecodeString(ss.Spec.EncryptedData[item])
-		if err != nil {
-			failed = append(failed, &ItemError{Item: item, Err: &sealing.CorruptError{Detail: "not valid base64"}})
-			continue
-		}
-		plaintext, key, err := kr.Open(ct, label, sealing.OpenOptions{Prefer: keyName, Alternatives: alternatives})
-		if err != nil {
-			failed = append(failed, &ItemError{Item: item, Err: classify(err)})
-			continue
-		}
-		keyName = key.Name
-		data[item] = plaintext
-	}
-	if len(failed) > 0 {
-		wipe(data)
-		return nil, &Error{Namespace: ss.Namespace, Name: ss.Name, Items: failed}
-	}
+	keyName, data := opened.KeyName, opened.Data
 	if err := renderTemplateData(ss.Spec.Template.Data, data); err != nil {
 		wipe(data)
 		return nil, &Error{Namespace: ss.Namespace, Name: ss.Name, Items: []*ItemError{err}}
