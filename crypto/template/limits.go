@@ -99,10 +99,14 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Key == "" {
-		return "template: " + e.Detail
+	msg := e.Detail
+	if e.Limit != "" {
+		msg += " (kseal template limit " + string(e.Limit) + ")"
 	}
-	return fmt.Sprintf("template %q: %s", e.Key, e.Detail)
+	if e.Key == "" {
+		return "template: " + msg
+	}
+	return fmt.Sprintf("template %q: %s", e.Key, msg)
 }
 
 // Is makes errors.Is(err, ErrTemplate) true.
