@@ -21,8 +21,10 @@ type verbSpec struct {
 }
 
 // printfSize returns an upper bound of len(fmt.Sprintf(format, args...)), or
-// an error saying why kseal does not run that format.
-func printfSize(format string, args []any, maxWidth int) (int, error) {
+// an error saying why kseal does not run that format. Once the bound passes
+// stop it returns early, with a bound above stop, so that a call which will be
+// refused costs no more to size than stop.
+func printfSize(format string, args []any, maxWidth, stop int) (int, error) {
 	size, argNum, verbs := 0, 0, 0
 	reordered := false
 	for i := 0; i < len(format); {
@@ -81,12 +83,15 @@ func printfSize(format string, args []any, maxWidth int) (int, error) {
 		if argNum >= len(args) {
 			return 0, usageError("verb %d (%%%c) has no argument: give one more argument", verbs, verb)
 		}
-		n, err := argBound(args[argNum], verb, sp)
+		n, err := argBound(args[argNum], verb, sp, stop)
 		if err != nil {
 			return 0, err
 		}
 		size += n
 		argNum++
+		if size > stop {
+			return size, nil
+		}
 	}
 	if !reordered && argNum < len(args) {
 		return 0, usageError("%d arguments but only %d are used by the format: remove the others", len(args), argNum)
@@ -133,8 +138,9 @@ func formatIndex(format string, i, numArgs, verb int) (int, int, error) {
 }
 
 // argBound returns the most fmt writes for arg under verb and sp, or an
-// error if verb does not apply to arg's type.
-func argBound(arg any, verb rune, sp verbSpec) (int, error) {
+// error if verb does not apply to arg's type. For a map it stops adding once
+// the bound passes stop.
+func argBound(arg any, verb rune, sp verbSpec, stop int) (int, error) {
 	w, p := sp.width, sp.prec
 	if verb == 'T' {
 		return w + 32, nil
@@ -156,6 +162,9 @@ func argBound(arg any, verb rune, sp verbSpec) (int, error) {
 			ks, _ := stringBound(len(k), verb, sp)
 			es, _ := stringBound(len(e), verb, sp)
 			n += 2*w + ks + es + 4
+			if n > stop {
+				break
+			}
 		}
 	case bool:
 		verbs, n = "tv", w+5
@@ -190,18 +199,22 @@ func stringBound(n int, verb rune, sp verbSpec) (int, bool) {
 }
 
 // printBound is the most fmt.Sprint (or, with newline, fmt.Sprintln)
-// writes for args: each as %v, with a separator between them.
-func printBound(args []any, newline bool) (int, error) {
+// writes for args: each as %v, with a separator between them. Like
+// printfSize, it returns early once the bound passes stop.
+func printBound(args []any, newline bool, stop int) (int, error) {
 	n := len(args)
 	if newline {
 		n++
 	}
 	for _, a := range args {
-		b, err := argBound(a, 'v', verbSpec{})
+		b, err := argBound(a, 'v', verbSpec{}, stop)
 		if err != nil {
 			return 0, err
 		}
 		n += b
+		if n > stop {
+			return n, nil
+		}
 	}
 	return n, nil
 }

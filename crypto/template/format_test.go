@@ -16,7 +16,7 @@ var formatArgs = []any{
 // checkBound fails if fmt writes more than printfSize promised.
 func checkBound(t *testing.T, format string, args []any) {
 	t.Helper()
-	n, err := printfSize(format, args, 64)
+	n, err := printfSize(format, args, 64, 1<<30)
 	if err != nil {
 		return
 	}
@@ -51,12 +51,12 @@ func TestPrintfSize_refuses(t *testing.T) {
 		{"%.*s", []any{2, "a"}}, {"%[1]5s", []any{"a"}}, {"%\xffs", []any{"a"}}, {"%v", []any{[]byte("a")}},
 		{"%[1]%%s", []any{"a"}},
 	} {
-		if _, err := printfSize(tt.format, tt.args, 64); err == nil {
+		if _, err := printfSize(tt.format, tt.args, 64, 1<<30); err == nil {
 			t.Errorf("printf %q %v: accepted", tt.format, tt.args)
 		}
 	}
 	// Reordered formats may leave arguments unused, as fmt allows.
-	if _, err := printfSize("%[2]s", []any{"a", "b"}, 64); err != nil {
+	if _, err := printfSize("%[2]s", []any{"a", "b"}, 64, 1<<30); err != nil {
 		t.Error(err)
 	}
 }

@@ -47,7 +47,7 @@ func (r *run) charge(n int) error {
 }
 
 func (r *run) print(args ...any) (string, error) {
-	n, err := printBound(args, false)
+	n, err := printBound(args, false, r.limits.MaxValueSize)
 	if err != nil {
 		return "", err
 	}
@@ -58,7 +58,7 @@ func (r *run) print(args ...any) (string, error) {
 }
 
 func (r *run) println(args ...any) (string, error) {
-	n, err := printBound(args, true)
+	n, err := printBound(args, true, r.limits.MaxValueSize)
 	if err != nil {
 		return "", err
 	}
@@ -69,7 +69,7 @@ func (r *run) println(args ...any) (string, error) {
 }
 
 func (r *run) printf(format string, args ...any) (string, error) {
-	n, err := printfSize(format, args, r.limits.MaxFormatWidth)
+	n, err := printfSize(format, args, r.limits.MaxFormatWidth, r.limits.MaxValueSize)
 	if err != nil {
 		return "", err
 	}
