@@ -2,8 +2,10 @@ package template
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
+	gotemplate "text/template"
 )
 
 // formatArgs are values of every type a template can pass to printf.
@@ -76,4 +78,25 @@ func FuzzPrintfBound(f *testing.F) {
 			checkBound(t, format, args[:n])
 		}
 	})
+}
+
+// TestEscapeBounds: html, js and urlquery grow a string by at most the
+// factor they are charged for, on every byte and on the runes they escape.
+func TestEscapeBounds(t *testing.T) {
+	inputs := []string{"\u2028", "\u0080", "\U000E0001", "\U0001F600", "\xff", "\xe2\x80"}
+	for b := range 256 {
+		inputs = append(inputs, string([]byte{byte(b)}))
+	}
+	for _, s := range inputs {
+		s = strings.Repeat(s, 3)
+		if n := len(gotemplate.HTMLEscapeString(s)); n > 5*len(s) {
+			t.Errorf("html %q: %d bytes", s, n)
+		}
+		if n := len(gotemplate.JSEscapeString(s)); n > 6*len(s) {
+			t.Errorf("js %q: %d bytes", s, n)
+		}
+		if n := len(url.QueryEscape(s)); n > 3*len(s) {
+			t.Errorf("urlquery %q: %d bytes", s, n)
+		}
+	}
 }
