@@ -24,7 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
-	"github.com/kseal-dev/kseal/crypto/sealedsecret"
+	"github.com/kseal-dev/kseal/crypto/template"
 	"github.com/kseal-dev/kseal/providers"
 )
 
@@ -207,8 +207,8 @@ func (r *ExternalSecretReconciler) sync(ctx context.Context, es *v1alpha1.Extern
 		for k, v := range data {
 			rendered[k] = v
 		}
-		if err := sealedsecret.RenderTemplates(t.Data, rendered); err != nil {
-			return "", &syncError{reason: v1alpha1.ReasonInvalidSpec, err: err}
+		if err := template.Render(t.Data, rendered); err != nil {
+			return "", &syncError{reason: v1alpha1.ReasonTemplateError, err: err}
 		}
 		// As in ESO, a template's keys replace the fetched keys.
 		data = map[string][]byte{}

@@ -28,8 +28,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
-	"github.com/kseal-dev/kseal/crypto/sealedsecret"
 	"github.com/kseal-dev/kseal/crypto/sops"
+	"github.com/kseal-dev/kseal/crypto/template"
 	"github.com/kseal-dev/kseal/providers"
 )
 
@@ -165,7 +165,7 @@ func (r *SopsSecretReconciler) decrypt(obj *v1alpha1.SopsSecret, identities []ag
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if err := sealedsecret.RenderTemplates(obj.Spec.Template.Data, data); err != nil {
+	if err := template.Render(obj.Spec.Template.Data, data); err != nil {
 		return nil, err
 	}
 	meta := obj.Spec.Template.Metadata
@@ -223,7 +223,7 @@ func sopsReason(err error) string {
 	switch {
 	case errors.As(err, &ke) && !ke.Corrupt:
 		return v1alpha1.ReasonUnknownKey
-	case errors.Is(err, sealedsecret.ErrTemplate):
+	case errors.Is(err, template.ErrTemplate):
 		return v1alpha1.ReasonTemplateError
 	}
 	return v1alpha1.ReasonCorruptData

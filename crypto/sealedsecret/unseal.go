@@ -1,23 +1,19 @@
 package sealedsecret
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
-	"text/template"
-	"text/template/parse"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
 	"github.com/kseal-dev/kseal/crypto/sealing"
+	"github.com/kseal-dev/kseal/crypto/template"
 )
 
 // UnsealOptions tunes Unseal.
@@ -80,182 +76,18 @@ func classify(err error) error {
 	return &sealing.CorruptError{Detail: err.Error()}
 }
 
-// RenderTemplates renders Secret data templates (SealedSecret
-// spec.template.data, ExternalSecret spec.target.template.data): each
-// template is a Go template over the values as strings, and its output is
-// added to data under the template's key. Templates have no functions beyond
-// Go's builtins, cannot loop (range) or call other templates, and their
-// output is capped at 1 MiB, so a template cannot stall or exhaust the
-// controller. Errors (an *ItemError matching ErrTemplate) never contain a
-// value.
-func RenderTemplates(templates map[string]string, data map[string][]byte) error {
-	if err := renderTemplateData(templates, data); err != nil {
-		return err
-	}
-	return nil
-}
-
-// templateFuncs replaces printf with a version that refuses huge widths and
-// precisions, which would make fmt allocate gigabytes before any output.
-var templateFuncs = template.FuncMap{"printf": safePrintf}
-
-// formatVerb matches the flags, width and precision of a fmt verb.
-var formatVerb = regexp.MustCompile(`%[-+# 0]*(\*|\d+)?(?:\.(\*|\d+))?`)
-
-// maxFormatWidth bounds printf widths and precisions in templates.
-const maxFormatWidth = 4096
-
-func safePrintf(format string, args ...any) (string, error) {
-	for _, m := range formatVerb.FindAllStringSubmatch(format, -1) {
-		for _, n := range m[1:] {
-			if n == "*" {
-				return "", errors.New("printf: * widths are not allowed in kseal templates")
-			}
-			if n != "" {
-				if w, err := strconv.Atoi(n); err != nil || w > maxFormatWidth {
-					return "", fmt.Errorf("printf: widths above %d are not allowed in kseal templates", maxFormatWidth)
-				}
-			}
-		}
-	}
-	return fmt.Sprintf(format, args...), nil
-}
-
-// checkTemplate refuses the constructs that could run unbounded: range
-// (which can iterate over a huge integer) and template calls (recursion).
-func checkTemplate(tree *parse.Tree, n parse.Node) error {
-	switch n := n.(type) {
-	case *parse.ListNode:
-		if n == nil {
-			return nil
-		}
-		for _, c := range n.Nodes {
-			if err := checkTemplate(tree, c); err != nil {
-				return err
-			}
-		}
-	case *parse.RangeNode:
-		loc, _ := tree.ErrorContext(n)
-		return fmt.Errorf("%s: range is not allowed in kseal templates", loc)
-	case *parse.TemplateNode:
-		loc, _ := tree.ErrorContext(n)
-		return fmt.Errorf("%s: template calls are not allowed in kseal templates", loc)
-	case *parse.IfNode:
-		return checkBranch(tree, &n.BranchNode)
-	case *parse.WithNode:
-		return checkBranch(tree, &n.BranchNode)
-	}
-	return nil
-}
-
-func checkBranch(tree *parse.Tree, b *parse.BranchNode) error {
-	if err := checkTemplate(tree, b.List); err != nil {
-		return err
-	}
-	if b.ElseList != nil {
-		return checkTemplate(tree, b.ElseList)
-	}
-	return nil
-}
-
-// renderTemplateData renders spec.template.data: each value is a Go template
-// over the decrypted items (as strings). The output is added to data. Errors
-// never include a decrypted value.
+// renderTemplateData renders spec.template.data over the decrypted items; a
+// failure is reported as the item of the template that failed.
 func renderTemplateData(templates map[string]string, data map[string][]byte) *ItemError {
-	if len(templates) == 0 {
+	err := template.Render(templates, data)
+	if err == nil {
 		return nil
 	}
-	values := make(map[string]string, len(data))
-	for k, v := range data {
-		values[k] = string(v)
+	te, ok := errors.AsType[*template.Error](err)
+	if !ok {
+		te = &template.Error{Detail: "rendering failed"}
 	}
-	rendered := make(map[string][]byte, len(templates))
-	for _, item := range slices.Sorted(maps.Keys(templates)) {
-		tmpl, err := template.New(item).Option("missingkey=error").Funcs(templateFuncs).Parse(templates[item])
-		if err != nil {
-			// Parsing sees only the template, which is public; redact in case
-			// it spells out a value anyway.
-			return &ItemError{Item: item, Err: &TemplateError{Detail: redact(strings.TrimPrefix(err.Error(), "template: "), values)}}
-		}
-		if err := checkTemplate(tmpl.Tree, tmpl.Tree.Root); err != nil {
-			return &ItemError{Item: item, Err: &TemplateError{Detail: err.Error()}}
-		}
-		buf := &limitedBuffer{limit: sealing.MaxValueSize}
-		if err := tmpl.Execute(buf, values); err != nil {
-			return &ItemError{Item: item, Err: &TemplateError{Detail: redact(strings.TrimPrefix(execErrorDetail(err), "template: "), values)}}
-		}
-		rendered[item] = buf.Bytes()
-	}
-	maps.Copy(data, rendered)
-	return nil
-}
-
-// errOutputTooLarge stops a template whose output outgrows a Secret value.
-var errOutputTooLarge = fmt.Errorf("output exceeds %d bytes", sealing.MaxValueSize)
-
-// limitedBuffer is a bytes.Buffer that refuses to grow past limit, so that a
-// template such as {{ range 1000000000 }} cannot exhaust memory.
-type limitedBuffer struct {
-	bytes.Buffer
-	limit int
-}
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if b.Len()+len(p) > b.limit {
-		return 0, errOutputTooLarge
-	}
-	return b.Buffer.Write(p)
-}
-
-// sourceOnlyMessages start execution error messages that quote nothing but
-// the template source; they are worth showing in full.
-var sourceOnlyMessages = []string{
-	"map has no entry for key ",
-	"can't evaluate field ",
-}
-
-// execErrorDetail describes a template execution error without what the
-// failed action operated on. text/template words its errors as
-//
-//	template: NAME:LINE:COL: executing "NAME" at <ACTION>: MESSAGE
-//
-// where everything up to the action comes from the template source, and
-// MESSAGE may print values, as in "range can't iterate over VALUE" or
-// "non-function VALUE of type string" (a value piped through printf or slice
-// would also escape a plain search for it). MESSAGE is kept only when it is
-// known to quote the source alone.
-func execErrorDetail(err error) string {
-	if errors.Is(err, errOutputTooLarge) {
-		return err.Error()
-	}
-	const sep = ">: "
-	msg := err.Error()
-	head, tail, found := strings.Cut(msg, sep)
-	if !found {
-		return "execution failed (the engine's message is withheld: it may quote a secret value)"
-	}
-	// Exactly one separator tells the action apart from the message.
-	if !strings.Contains(tail, sep) {
-		for _, prefix := range sourceOnlyMessages {
-			if strings.HasPrefix(tail, prefix) {
-				return msg
-			}
-		}
-		if strings.HasPrefix(tail, "template ") && strings.HasSuffix(tail, " not defined") {
-			return msg
-		}
-	}
-	return head + sep + "execution failed (the engine's message is withheld: it may quote a secret value)"
-}
-
-// redact withholds an error text that contains any decrypted value.
-func redact(msg string, values map[string]string) string {
-	for _, v := range values {
-		if len(v) >= 3 && strings.Contains(msg, v) {
-			return "error text withheld because it contained a secret value"
-		}
-	}
-	return msg
+	return &ItemError{Item: te.Key, Err: &TemplateError{Limit: te.Limit, Detail: te.Detail}}
 }
 
 func wipe(data map[string][]byte) {
@@ -265,18 +97,11 @@ func wipe(data map[string][]byte) {
 }
 
 // ErrTemplate matches a TemplateError.
-var ErrTemplate = errors.New("template error")
+var ErrTemplate = template.ErrTemplate
 
-// TemplateError says that spec.template.data could not be rendered.
-type TemplateError struct {
-	// Detail is the template engine's message, redacted.
-	Detail string
-}
-
-func (e *TemplateError) Error() string { return "template: " + e.Detail }
-
-// Is makes errors.Is(err, ErrTemplate) true.
-func (e *TemplateError) Is(target error) bool { return target == ErrTemplate }
+// TemplateError says that spec.template.data could not be rendered. Its Key
+// is empty: the ItemError holding it names the template.
+type TemplateError = template.Error
 
 // ItemError is the failure of one item.
 type ItemError struct {
