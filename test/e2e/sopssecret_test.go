@@ -46,7 +46,7 @@ func TestSopsSecret_decryptsInCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recipient := cert.PublicKey.Hybrid.String()
+	recipient := sopsRecipient(t, cert)
 
 	plain := []byte("password: " + canary("sops-pw") + "\nport: 5432\n")
 	doc := sopstest.MustEncrypt(plain, sops.FormatYAML, sopstest.Options{Recipients: []string{recipient}})
