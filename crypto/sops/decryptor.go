@@ -213,7 +213,9 @@ func (d *Decryptor) dataKey(md *gosops.Metadata) ([]byte, error) {
 	case err == nil && len(key) != dataKeySize:
 		clear(key)
 		return nil, errUndecryptable
-	case err != nil && ks.opened > 0 && (strings.Contains(err.Error(), "shamir") || errors.Is(err, errUndecryptable) || strings.Contains(err.Error(), errUndecryptable.Error())):
+	case err != nil && (ks.oversized > 0 || (ks.opened > 0 && strings.Contains(err.Error(), "shamir"))):
+		// An opened stanza was too large, or opened Shamir parts do not
+		// combine: both depend on what the stanzas hold.
 		return nil, errUndecryptable
 	case err != nil:
 		return nil, d.keyError(md, ks)

@@ -30,6 +30,8 @@ type ageKeyService struct {
 	// the opened plaintext was: a stanza copied from elsewhere (say a v2
 	// SealedSecret value under a legacy key) must not reveal its length.
 	opened int
+	// oversized counts opened stanzas whose plaintext exceeded maxDataKey.
+	oversized int
 }
 
 var _ keyservice.KeyServiceServer = &ageKeyService{}
@@ -60,6 +62,7 @@ func (s *ageKeyService) Decrypt(_ context.Context, req *keyservice.DecryptReques
 	key, err := io.ReadAll(io.LimitReader(r, maxDataKey+1))
 	if err != nil || len(key) > maxDataKey {
 		clear(key)
+		s.oversized++
 		return nil, errUndecryptable
 	}
 	return &keyservice.DecryptResponse{Plaintext: key}, nil
