@@ -43,13 +43,6 @@ func (e *ScopeError) Error() string { return "scope: " + e.Problem }
 // Is makes errors.Is(err, ErrScope) true.
 func (e *ScopeError) Is(target error) bool { return target == ErrScope }
 
-// ScopeLine returns the line to add at the top level of a YAML document so
-// it may be used only as the object name in namespace; with name "*", as any
-// object in namespace.
-func ScopeLine(namespace, name string) string {
-	return fmt.Sprintf("%s: %s/%s", ScopeKey, namespace, name)
-}
-
 func missingScope(namespace, name string) *ScopeError {
 	return &ScopeError{Namespace: namespace, Name: name, Problem: fmt.Sprintf(
 		"the document does not say where it may be used: add the top-level key %s with the value %q (only here), %q (any object in the namespace) or \"*\" (any namespace), "+
