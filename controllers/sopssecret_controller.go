@@ -246,10 +246,14 @@ func sopsIdentities(src KeySource) []age.Identity {
 
 // sopsHash fingerprints what decides the Secret's content.
 func sopsHash(obj *v1alpha1.SopsSecret) string {
+	// Binding names the rule the document was checked by, so Secrets
+	// written before documents had to carry kseal.dev/scope are decrypted
+	// (and checked) once more.
 	b, _ := json.Marshal(struct {
 		Namespace, Name string
 		Spec            v1alpha1.SopsSecretSpec
-	}{obj.Namespace, obj.Name, obj.Spec})
+		Binding         string
+	}{obj.Namespace, obj.Name, obj.Spec, sops.ScopeKey})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])
 }
