@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -127,7 +128,22 @@ func TestSopsSecret_domainSeparation(t *testing.T) {
 				t.Errorf("legacy refusal does not say what to do: %s", cond.Message)
 			}
 			if s := getSecret(t, ns, attack.Name); s != nil {
-				t.Fatalf("the SOPS data key leaked into Secret %s (%d bytes)", attack.Name, len(s.Data["k"]))
+				t.Errorf("the SOPS data key leaked into Secret %s (%d bytes)", attack.Name, len(s.Data["k"]))
+			}
+			// Rotation would re-seal the data key to the newest generation,
+			// where it would then open: refused too.
+			body, err := yaml.Marshal(attack)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.Post(c.apiURL+"/v1/rotate", "application/yaml", bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				t.Errorf("rotate re-sealed the SOPS data key:\n%s", out)
 			}
 		})
 	}
