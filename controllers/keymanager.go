@@ -189,6 +189,8 @@ func (km *KeyManager) needsNewGeneration(newest *keys.Generation, now time.Time)
 	switch {
 	case newest == nil || newest.Hybrid == nil:
 		return "no kseal key generation"
+	case newest.Sops == nil:
+		return "newest generation has one identity for both v2 and SOPS (made by an older kseal)"
 	case !km.opts.CutoffTime.IsZero() && newest.Created().Before(km.opts.CutoffTime) && !now.Before(km.opts.CutoffTime):
 		return "newest generation is older than the key cutoff time"
 	case km.opts.RenewPeriod > 0 && !now.Before(newest.Created().Add(km.opts.RenewPeriod)):

@@ -38,8 +38,9 @@ import (
 // ownership, drift and condition rules as SealedSecrets.
 type SopsSecretReconciler struct {
 	client.Client
-	// Keys gives the age identities (the hybrid identity of every key
-	// generation).
+	// Keys gives the age identities: the SOPS identity of every key
+	// generation (never the v2 one, except in generations made before kseal
+	// separated them, where one identity serves both).
 	Keys KeySource
 	// Recorder records events; they never contain secret values.
 	Recorder record.EventRecorder
@@ -98,7 +99,7 @@ func (r *SopsSecretReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 }
 
 func (r *SopsSecretReconciler) reconcile(ctx context.Context, obj *v1alpha1.SopsSecret) (reconcile.Result, error) {
-	identities := hybridIdentities(r.Keys)
+	identities := sopsIdentities(r.Keys)
 	if len(identities) == 0 {
 		setSopsReady(obj, metav1.ConditionUnknown, v1alpha1.ReasonProgressing, "waiting for the controller's keys to load")
 		return reconcile.Result{RequeueAfter: time.Second}, nil
@@ -155,7 +156,7 @@ func (r *SopsSecretReconciler) decrypt(obj *v1alpha1.SopsSecret, identities []ag
 		return nil, err
 	}
 	name := fmt.Sprintf("SopsSecret %s/%s spec.sops", obj.Namespace, obj.Name)
-	plain, err := d.Decrypt(name, []byte(obj.Spec.Sops), format)
+	plain, err := d.DecryptBound(name, []byte(obj.Spec.Sops), format, sops.Target{Namespace: obj.Namespace, Name: obj.Name})
 	decryptionsTotal.WithLabelValues("sops").Inc()
 	if err != nil {
 		return nil, err
@@ -223,18 +224,21 @@ func sopsReason(err error) string {
 	switch {
 	case errors.As(err, &ke) && !ke.Corrupt:
 		return v1alpha1.ReasonUnknownKey
+	case errors.Is(err, sops.ErrScope):
+		return v1alpha1.ReasonScopeMismatch
 	case errors.Is(err, template.ErrTemplate):
 		return v1alpha1.ReasonTemplateError
 	}
 	return v1alpha1.ReasonCorruptData
 }
 
-// hybridIdentities returns the age identities of the controller's keys.
-func hybridIdentities(src KeySource) []age.Identity {
+// sopsIdentities returns the identities that open SOPS documents
+// encrypted to the controller's keys.
+func sopsIdentities(src KeySource) []age.Identity {
 	var ids []age.Identity
 	for _, k := range src.Keyring().Keys() {
-		if k.Hybrid != nil {
-			ids = append(ids, k.Hybrid)
+		if k.Sops != nil {
+			ids = append(ids, k.Sops)
 		}
 	}
 	return ids
@@ -242,10 +246,14 @@ func hybridIdentities(src KeySource) []age.Identity {
 
 // sopsHash fingerprints what decides the Secret's content.
 func sopsHash(obj *v1alpha1.SopsSecret) string {
+	// Binding names the rule the document was checked by, so Secrets
+	// written before documents had to carry kseal.dev/scope are decrypted
+	// (and checked) once more.
 	b, _ := json.Marshal(struct {
 		Namespace, Name string
 		Spec            v1alpha1.SopsSecretSpec
-	}{obj.Namespace, obj.Name, obj.Spec})
+		Binding         string
+	}{obj.Namespace, obj.Name, obj.Spec, sops.ScopeKey})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])
 }

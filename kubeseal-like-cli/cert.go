@@ -70,10 +70,11 @@ func newCertInspectCommand(s *streams) *cobra.Command {
 	o := &certInspectOptions{}
 	cmd := &cobra.Command{
 		Use:   "inspect [FILE|URL]",
-		Short: "Print a certificate's fingerprint, validity, RSA key and age recipient",
+		Short: "Print a certificate's fingerprint, validity, RSA key and age recipients",
 		Long: `Print what a sealer needs to know about a certificate: its SHA-256
-fingerprint, validity, RSA key size (format v1) and the age post-quantum
-recipient it carries (format v2, and the recipient to put in .sops.yaml).`,
+fingerprint, validity, RSA key size (format v1), the age post-quantum
+recipient kseal seal uses (format v2), and the SOPS recipient: the one to put
+in .sops.yaml for documents the cluster decrypts.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -115,10 +116,19 @@ func (o *certInspectOptions) run(ctx context.Context, s *streams) error {
 	fmt.Fprintf(tw, "status:\t%s\n", status)
 	fmt.Fprintf(tw, "rsa key:\tRSA-%d (format v1, sealed-secrets compatible)\n", cert.PublicKey.RSA.N.BitLen())
 	if id, ok := cert.KeyID(); ok {
-		fmt.Fprintf(tw, "age recipient:\t%s\n", cert.PublicKey.Hybrid)
+		fmt.Fprintf(tw, "v2 recipient:\t%s\n", cert.PublicKey.Hybrid)
 		fmt.Fprintf(tw, "key id:\t%s (format v2, post-quantum)\n", id)
 	} else {
-		fmt.Fprintf(tw, "age recipient:\tnone (a sealed-secrets certificate: seal with --format-version v1)\n")
+		fmt.Fprintf(tw, "v2 recipient:\tnone (a sealed-secrets certificate: seal with --format-version v1)\n")
+	}
+	switch r, legacy := cert.SopsRecipient(); {
+	case r == nil:
+		fmt.Fprintf(tw, "sops recipient:\tnone (the cluster decrypts no SOPS documents with this key)\n")
+	case legacy:
+		fmt.Fprintf(tw, "sops recipient:\t%s\n", r)
+		fmt.Fprintf(tw, "\t(legacy: shared with format v2; a newer kseal controller makes a generation with its own SOPS recipient; fetch its certificate)\n")
+	default:
+		fmt.Fprintf(tw, "sops recipient:\t%s (for .sops.yaml)\n", r)
 	}
 	return tw.Flush()
 }

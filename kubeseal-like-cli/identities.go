@@ -201,14 +201,17 @@ func identitiesFromManifest(path string, data []byte) ([]age.Identity, error) {
 		}
 	}
 	if len(ids) == 0 {
-		return nil, fmt.Errorf("%s: no age identity found in its Secrets (expected an %s or *.agekey entry)", path, keys.SecretKeyAge)
+		return nil, fmt.Errorf("%s: no age identity found in its Secrets (expected an %s, %s or *.agekey entry)", path, keys.SecretKeySops, keys.SecretKeyAge)
 	}
 	return ids, nil
 }
 
-// secretIdentities returns the age identities a Secret holds: the
-// controller's age.key, and *.agekey entries as Flux's decryption Secrets
-// have them. Errors name the Secret and entry, never key material.
+// secretIdentities returns the age identities a Secret holds for SOPS:
+// *.agekey entries as Flux's decryption Secrets have them (a kseal key
+// Secret's sops.agekey among them), and the age.key of a key Secret made
+// before kseal separated v2 and SOPS identities. A key Secret's age.key is
+// never used when it has a sops.agekey: that identity is for v2 only.
+// Errors name the Secret and entry, never key material.
 func secretIdentities(s *corev1.Secret) ([]age.Identity, error) {
 	entries := map[string][]byte{}
 	for k, v := range s.Data {
@@ -217,9 +220,10 @@ func secretIdentities(s *corev1.Secret) ([]age.Identity, error) {
 	for k, v := range s.StringData {
 		entries[k] = []byte(v)
 	}
+	_, separate := entries[keys.SecretKeySops]
 	var ids []age.Identity
 	for _, k := range slices.Sorted(maps.Keys(entries)) {
-		if k != keys.SecretKeyAge && filepath.Ext(k) != ".agekey" {
+		if (k != keys.SecretKeyAge || separate) && filepath.Ext(k) != ".agekey" {
 			continue
 		}
 		got, err := sops.ParseIdentities(fmt.Sprintf("Secret %s entry %s", keySecretName(s), k), entries[k])
@@ -240,7 +244,7 @@ func keySecretName(s *corev1.Secret) string {
 
 // identitiesFromCluster lists the controller's key Secrets (label
 // kseal.dev/sealing-key=active in the controller namespace) with the
-// kubeconfig's credentials and returns their age identities. It needs list
+// kubeconfig's credentials and returns their SOPS identities. It needs list
 // on secrets in that namespace.
 func identitiesFromCluster(ctx context.Context, f *controllerFlags) ([]age.Identity, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
@@ -267,11 +271,18 @@ func identitiesFromCluster(ctx context.Context, f *controllerFlags) ([]age.Ident
 	var ids []age.Identity
 	for i := range list.Items {
 		s := &list.Items[i]
-		raw := bytes.TrimSpace(s.Data[keys.SecretKeyAge])
+		// The SOPS identity; a generation made before kseal separated
+		// purposes has only age.key, which then serves SOPS too.
+		field := keys.SecretKeySops
+		raw := bytes.TrimSpace(s.Data[field])
+		if len(raw) == 0 {
+			field = keys.SecretKeyAge
+			raw = bytes.TrimSpace(s.Data[field])
+		}
 		if len(raw) == 0 {
 			continue // a sealed-secrets key: RSA only
 		}
-		got, err := sops.ParseIdentities(fmt.Sprintf("key Secret %s/%s %s", s.Namespace, s.Name, keys.SecretKeyAge), raw)
+		got, err := sops.ParseIdentities(fmt.Sprintf("key Secret %s/%s %s", s.Namespace, s.Name, field), raw)
 		if err != nil {
 			return nil, err
 		}

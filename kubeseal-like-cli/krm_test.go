@@ -127,7 +127,7 @@ func TestKRM_errors(t *testing.T) {
 		sopstest.Options{Recipients: []string{x}, EncryptedRegex: sopstest.SecretsOnly})
 	writeFiles(t, dir, map[string]string{
 		"kust/s.enc.yaml":  enc,
-		"kust/other.yaml":  sopsEncrypt(t, "a: pw-other\n", sops.FormatYAML, sopstest.Options{Recipients: []string{k.prod.Hybrid.Recipient().String()}}),
+		"kust/other.yaml":  sopsEncrypt(t, "a: pw-other\n", sops.FormatYAML, sopstest.Options{Recipients: []string{k.prod.Sops.Recipient().String()}}),
 		"outside.enc.yaml": enc,
 		"key.txt":          k.devX25.String() + "\n",
 	})
@@ -192,7 +192,7 @@ func TestKRM_kustomizeExec(t *testing.T) {
 	}
 	k := renderKeys(t)
 	dir := t.TempDir()
-	pq := k.prod.Hybrid.Recipient().String()
+	pq := k.prod.Sops.Recipient().String()
 	enc := sopsEncrypt(t, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  labels:\n    app: shop\ntype: Opaque\nstringData:\n  password: pw-db\n", sops.FormatYAML, sopstest.Options{Recipients: []string{pq}})
 	writeFiles(t, dir, map[string]string{
 		"base/kustomization.yaml":    "resources:\n- cm.yaml\n",
@@ -204,7 +204,7 @@ func TestKRM_kustomizeExec(t *testing.T) {
 		"ksops/generator.yaml":       "apiVersion: viaduct.ai/v1\nkind: ksops\nmetadata:\n  name: k\n  annotations:\n    config.kubernetes.io/function: |\n      exec:\n        path: kseal\n        args: [krm]\nfiles:\n- db.enc.yaml\n",
 		"ksops/db.enc.yaml":          enc,
 	})
-	t.Setenv(cli.EnvAgeKey, k.prod.Hybrid.String()) // inherited by the function
+	t.Setenv(cli.EnvAgeKey, k.prod.Sops.String()) // inherited by the function
 
 	opts := krusty.MakeDefaultOptions()
 	opts.PluginConfig = types.EnabledPluginConfig(types.BploUseStaticallyLinked)

@@ -151,7 +151,7 @@ func renderKeys(t *testing.T) clusterKeys {
 func envTree(t *testing.T, k clusterKeys) string {
 	t.Helper()
 	dir := t.TempDir()
-	prodR := k.prod.Hybrid.Recipient().String()
+	prodR := k.prod.Sops.Recipient().String()
 	devR := k.devPQ.Recipient().String()
 	// The shared Secret is patched by each overlay's namespace, so its MAC
 	// covers only the encrypted values.
@@ -293,7 +293,7 @@ func TestRender_wrongKeyPrintsNothing(t *testing.T) {
 	if code == 0 || out != "" {
 		t.Fatalf("exit %d, stdout %q; want a failure and no output", code, out)
 	}
-	for _, want := range []string{filepath.Join("overlays", "dev", "db.enc.yaml") + ": no identity held opens it", k.devX25.Recipient().String(), k.prod.Hybrid.Recipient().String()[:23], "hint: encrypt to this cluster's age recipient"} {
+	for _, want := range []string{filepath.Join("overlays", "dev", "db.enc.yaml") + ": no identity held opens it", k.devX25.Recipient().String(), k.prod.Sops.Recipient().String()[:23], "hint: encrypt to this cluster's age recipient"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
@@ -426,9 +426,9 @@ func TestRender_resealRefusesOtherKinds(t *testing.T) {
 	k := renderKeys(t)
 	dir := t.TempDir()
 	cm := sopsEncrypt(t, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: x\ndata:\n  a: pw-a\n", sops.FormatYAML,
-		sopstest.Options{Recipients: []string{k.prod.Hybrid.Recipient().String()}, EncryptedRegex: "^data$"})
+		sopstest.Options{Recipients: []string{k.prod.Sops.Recipient().String()}, EncryptedRegex: "^data$"})
 	writeFiles(t, dir, map[string]string{"c.yaml": cm, "cert.pem": string(k.prod.CertificatePEM)})
-	t.Setenv(cli.EnvAgeKey, k.prod.Hybrid.String())
+	t.Setenv(cli.EnvAgeKey, k.prod.Sops.String())
 	out, stderr, code := runCLI(t, "", "render", filepath.Join(dir, "c.yaml"), "--reseal", "--cert", filepath.Join(dir, "cert.pem"))
 	if code == 0 || out != "" || !strings.Contains(stderr, "ConfigMap x/c") || !strings.Contains(stderr, "only Secrets can be sealed") {
 		t.Fatalf("exit %d, stdout %q, stderr:\n%s", code, out, stderr)
@@ -530,8 +530,8 @@ func TestRender_identitySources(t *testing.T) {
 	k := renderKeys(t)
 	dir := t.TempDir()
 	secret := sopsEncrypt(t, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  namespace: a\nstringData:\n  k: pw-k\n", sops.FormatYAML,
-		sopstest.Options{Recipients: []string{k.prod.Hybrid.Recipient().String()}})
-	fluxSecret := "apiVersion: v1\nkind: Secret\nmetadata:\n  name: sops-age\n  namespace: flux-system\nstringData:\n  identity.agekey: |\n    # comment\n    " + k.prod.Hybrid.String() + "\n  other: ignored\n"
+		sopstest.Options{Recipients: []string{k.prod.Sops.Recipient().String()}})
+	fluxSecret := "apiVersion: v1\nkind: Secret\nmetadata:\n  name: sops-age\n  namespace: flux-system\nstringData:\n  identity.agekey: |\n    # comment\n    " + k.prod.Sops.String() + "\n  other: ignored\n"
 	writeFiles(t, dir, map[string]string{
 		"m/s.yaml":           secret,
 		"flux-secret.yaml":   fluxSecret,

@@ -18,10 +18,14 @@ const (
 // SopsSecretSpec holds a SOPS-encrypted document and the template of the
 // Secret made from it.
 type SopsSecretSpec struct {
-	// Sops is a whole document encrypted with sops to the cluster's age
+	// Sops is a whole document encrypted with sops to the cluster's SOPS
 	// recipient (`kseal cert inspect` prints it), as the sops CLI wrote it.
-	// Its top-level keys become the Secret's data keys (strings as they
-	// are, other values as JSON).
+	// It must name where it may be used in the top-level key
+	// `kseal.dev/scope`: "NAMESPACE/NAME" (only this SopsSecret),
+	// "NAMESPACE/*" (any SopsSecret in the namespace) or "*" (any
+	// namespace), covered by the document's MAC; other documents are
+	// refused (ScopeMismatch). Its other top-level keys become the Secret's
+	// data keys (strings as they are, other values as JSON).
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=4194304
 	Sops string `json:"sops"`
@@ -47,8 +51,9 @@ type SopsSecretStatus struct {
 }
 
 // SopsSecret is a Secret whose values are SOPS-encrypted to the cluster's
-// age recipient; the kseal controller decrypts it in the cluster with the
-// same keys that unseal SealedSecrets, so no key lives in the sync engine.
+// SOPS recipient; the kseal controller decrypts it in the cluster with the
+// SOPS identities of its key generations (kept apart from the ones that
+// unseal SealedSecrets), so no key lives in the sync engine.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status

@@ -23,6 +23,13 @@ import (
 // enough for every X.509 parser (Go rejects arcs above 2^31-1).
 var OIDHybridRecipient = asn1.ObjectIdentifier{2, 25, 1750764433, 1}
 
+// OIDSopsRecipient identifies the certificate extension that carries the
+// generation's SOPS recipient: a second age hybrid recipient, used only for
+// SOPS documents, encoded like OIDHybridRecipient. Generations made before
+// kseal separated the two purposes have no such extension; their v2
+// recipient serves SOPS too (see Certificate.SopsRecipient).
+var OIDSopsRecipient = asn1.ObjectIdentifier{2, 25, 1750764433, 2}
+
 // maxRecipientExtension bounds the extension value; a hybrid recipient is
 // 1,959 characters.
 const maxRecipientExtension = 4096
@@ -59,6 +66,20 @@ type Certificate struct {
 	// PublicKey seals values; Hybrid is nil for a certificate without the
 	// recipient extension (one made by sealed-secrets).
 	PublicKey sealing.PublicKey
+	// Sops is the recipient SOPS documents are encrypted to, from the
+	// OIDSopsRecipient extension; nil for older certificates.
+	Sops *age.HybridRecipient
+}
+
+// SopsRecipient returns the age recipient to encrypt SOPS documents to (the
+// one for .sops.yaml), and whether it is a legacy recipient shared with
+// format v2 (a certificate made before kseal separated the purposes). It
+// returns nil for a certificate without an age recipient.
+func (c *Certificate) SopsRecipient() (r *age.HybridRecipient, legacy bool) {
+	if c.Sops != nil {
+		return c.Sops, false
+	}
+	return c.PublicKey.Hybrid, c.PublicKey.Hybrid != nil
 }
 
 // Fingerprint returns the SHA-256 of the certificate's DER, in hex.
@@ -114,13 +135,23 @@ func ParseCertificate(data []byte, now time.Time) (*Certificate, error) {
 	}
 	c := &Certificate{X509: cert, PublicKey: sealing.PublicKey{RSA: pub}}
 	for _, ext := range cert.Extensions {
-		if ext.Id.Equal(OIDHybridRecipient) {
-			r, err := ParseRecipientExtension(ext.Value)
-			if err != nil {
-				return nil, err
-			}
-			c.PublicKey.Hybrid = r
+		var dst **age.HybridRecipient
+		switch {
+		case ext.Id.Equal(OIDHybridRecipient):
+			dst = &c.PublicKey.Hybrid
+		case ext.Id.Equal(OIDSopsRecipient):
+			dst = &c.Sops
+		default:
+			continue
 		}
+		r, err := ParseRecipientExtension(ext.Value)
+		if err != nil {
+			return nil, err
+		}
+		*dst = r
+	}
+	if c.Sops != nil && (c.PublicKey.Hybrid == nil || c.Sops.String() == c.PublicKey.Hybrid.String()) {
+		return nil, errors.New("certificate: the SOPS recipient must come with a different v2 recipient")
 	}
 	return c, nil
 }

@@ -49,12 +49,17 @@ func FuzzParseCertificate(f *testing.F) {
 func FuzzFromSecret(f *testing.F) {
 	g := testGeneration(f)
 	s := g.Secret("ns")
-	f.Add(s.Data[keys.SecretKeyTLSKey], s.Data[keys.SecretKeyTLSCert], s.Data[keys.SecretKeyAge])
-	f.Add([]byte("-----BEGIN RSA PRIVATE KEY-----\n-----END RSA PRIVATE KEY-----\n"), []byte{}, []byte("AGE-SECRET-KEY-PQ-1"))
-	f.Fuzz(func(t *testing.T, key, cert, ageKey []byte) {
-		_, _ = keys.FromSecret(&corev1.Secret{Data: map[string][]byte{
-			keys.SecretKeyTLSKey: key, keys.SecretKeyTLSCert: cert, keys.SecretKeyAge: ageKey,
+	f.Add(s.Data[keys.SecretKeyTLSKey], s.Data[keys.SecretKeyTLSCert], s.Data[keys.SecretKeyAge], s.Data[keys.SecretKeySops])
+	f.Add([]byte("-----BEGIN RSA PRIVATE KEY-----\n-----END RSA PRIVATE KEY-----\n"), []byte{}, []byte("AGE-SECRET-KEY-PQ-1"), []byte{})
+	f.Fuzz(func(t *testing.T, key, cert, ageKey, sopsKey []byte) {
+		g, err := keys.FromSecret(&corev1.Secret{Data: map[string][]byte{
+			keys.SecretKeyTLSKey: key, keys.SecretKeyTLSCert: cert, keys.SecretKeyAge: ageKey, keys.SecretKeySops: sopsKey,
 		}})
+		// Whatever loads never has one identity for both purposes unless
+		// it is marked as such.
+		if err == nil && g.Sops != nil && g.Hybrid != nil && g.Sops.Recipient().String() == g.Hybrid.Recipient().String() {
+			t.Fatal("loaded a generation whose SOPS identity is its v2 identity")
+		}
 	})
 }
 

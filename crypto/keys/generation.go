@@ -31,6 +31,12 @@ type Generation struct {
 	// Hybrid is the age hybrid identity (v2 format); nil for keys imported
 	// from sealed-secrets.
 	Hybrid *age.HybridIdentity
+	// Sops is the age hybrid identity that opens SOPS documents, separate
+	// from Hybrid so that a ciphertext made for one purpose never opens
+	// under the other. It is nil for generations made before kseal
+	// separated the purposes: their Hybrid serves both (see
+	// sealing.DecryptionKey.Shared).
+	Sops *age.HybridIdentity
 	// CertificatePEM is the PEM of the self-signed certificate.
 	CertificatePEM []byte
 	// Certificate is the parsed certificate.
@@ -49,6 +55,10 @@ type GenerateOptions struct {
 	Validity time.Duration
 	// RSABits overrides RSAKeyBits when non-zero (tests use smaller keys).
 	RSABits int
+	// SharedIdentity makes a generation as kseal did before it separated
+	// purposes: one age identity for both v2 and SOPS, and no SOPS
+	// recipient in the certificate. Only for tests of the migration path.
+	SharedIdentity bool
 }
 
 // Generate creates a new key generation.
@@ -77,9 +87,21 @@ func Generate(opts GenerateOptions) (*Generation, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generate age hybrid identity: %w", err)
 	}
+	sopsID, err := age.GenerateHybridIdentity()
+	if err != nil {
+		return nil, fmt.Errorf("generate age hybrid identity for SOPS: %w", err)
+	}
 	ext, err := MarshalRecipientExtension(hybrid.Recipient())
 	if err != nil {
 		return nil, err
+	}
+	sopsExt, err := MarshalRecipientExtension(sopsID.Recipient())
+	if err != nil {
+		return nil, err
+	}
+	exts := []pkix.Extension{{Id: OIDHybridRecipient, Value: ext}, {Id: OIDSopsRecipient, Value: sopsExt}}
+	if opts.SharedIdentity {
+		sopsID, exts = nil, exts[:1]
 	}
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
 	if err != nil {
@@ -94,7 +116,7 @@ func Generate(opts GenerateOptions) (*Generation, error) {
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-		ExtraExtensions:       []pkix.Extension{{Id: OIDHybridRecipient, Value: ext}},
+		ExtraExtensions:       exts,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &rsaKey.PublicKey, rsaKey)
 	if err != nil {
@@ -105,12 +127,25 @@ func Generate(opts GenerateOptions) (*Generation, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Generation{Name: opts.Name, RSA: rsaKey, Hybrid: hybrid, CertificatePEM: certPEM, Certificate: cert}, nil
+	return &Generation{Name: opts.Name, RSA: rsaKey, Hybrid: hybrid, Sops: sopsID, CertificatePEM: certPEM, Certificate: cert}, nil
 }
 
 // DecryptionKey returns the generation's private half for a Keyring.
 func (g *Generation) DecryptionKey() *sealing.DecryptionKey {
-	return sealing.NewDecryptionKey(g.Name, g.RSA, g.Hybrid)
+	k := sealing.NewDecryptionKey(g.Name, g.RSA, g.Hybrid)
+	k.Sops = g.SopsIdentity()
+	k.Shared = g.Hybrid != nil && g.Sops == nil
+	return k
+}
+
+// SopsIdentity returns the identity that opens SOPS documents encrypted to
+// this generation: Sops, or for a generation made before kseal separated
+// the purposes, its dual-purpose Hybrid. It is nil for sealed-secrets keys.
+func (g *Generation) SopsIdentity() *age.HybridIdentity {
+	if g.Sops != nil {
+		return g.Sops
+	}
+	return g.Hybrid
 }
 
 // PrivateKeyPEM returns the RSA key as PKCS#1 PEM, the form of tls.key.

@@ -117,6 +117,7 @@ func TestFromSecret_bitnami(t *testing.T) {
 	g := testGeneration(t)
 	s := g.Secret("sealed-secrets")
 	delete(s.Data, keys.SecretKeyAge)
+	delete(s.Data, keys.SecretKeySops)
 	s.Labels = map[string]string{"sealedsecrets.bitnami.com/sealed-secrets-key": "active"}
 	if !keys.IsKeySecret(s) {
 		t.Error("Bitnami key Secret not recognised")

@@ -68,7 +68,11 @@ func ParsePrivateKeys(name string, data []byte) ([]*sealing.DecryptionKey, error
 		if err != nil {
 			return nil, fmt.Errorf("%s: line %d: malformed age hybrid identity", name, line)
 		}
-		out = append(out, sealing.NewDecryptionKey(fmt.Sprintf("%s:%d", name, line), nil, id))
+		// A bare identity line does not say its purpose; treat it as a
+		// legacy identity that may serve both v2 and SOPS.
+		k := sealing.NewDecryptionKey(fmt.Sprintf("%s:%d", name, line), nil, id)
+		k.Sops, k.Shared = id, true
+		out = append(out, k)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)

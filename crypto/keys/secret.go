@@ -27,28 +27,41 @@ const (
 	SecretKeyTLSCert = corev1.TLSCertKey
 	// SecretKeyAge holds the age hybrid identity (AGE-SECRET-KEY-PQ-1...).
 	SecretKeyAge = "age.key"
+	// SecretKeySops holds the age hybrid identity for SOPS documents
+	// (AGE-SECRET-KEY-PQ-1...). The .agekey suffix is the one Flux's
+	// decryption Secrets use. Generations made before kseal separated the
+	// purposes have none; their age.key opens SOPS documents too.
+	SecretKeySops = "sops.agekey"
 )
 
 // maxKeyMaterial bounds each key field read from a Secret or file.
 const maxKeyMaterial = 64 << 10
 
 // Secret encodes the generation as a kseal key Secret in namespace: type
-// kubernetes.io/tls, labelled kseal.dev/sealing-key=active.
+// kubernetes.io/tls, labelled kseal.dev/sealing-key=active, and immutable:
+// key material never changes once written (labels, which are metadata,
+// still can, so a generation can be relabelled).
 func (g *Generation) Secret(namespace string) *corev1.Secret {
-	return &corev1.Secret{
+	immutable := true
+	s := &corev1.Secret{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      g.Name,
 			Namespace: namespace,
 			Labels:    map[string]string{v1alpha1.LabelSealingKey: "active"},
 		},
-		Type: corev1.SecretTypeTLS,
+		Type:      corev1.SecretTypeTLS,
+		Immutable: &immutable,
 		Data: map[string][]byte{
 			SecretKeyTLSKey:  g.PrivateKeyPEM(),
 			SecretKeyTLSCert: g.CertificatePEM,
 			SecretKeyAge:     []byte(g.Hybrid.String() + "\n"),
 		},
 	}
+	if g.Sops != nil {
+		s.Data[SecretKeySops] = []byte(g.Sops.String() + "\n")
+	}
+	return s
 }
 
 // IsKeySecret reports whether s is labelled as an active key generation,
@@ -70,7 +83,7 @@ func FromSecret(s *corev1.Secret) (*Generation, error) {
 	if len(keyPEM) == 0 {
 		return nil, fmt.Errorf("key Secret %s: no %s", name, SecretKeyTLSKey)
 	}
-	if len(keyPEM) > maxKeyMaterial || len(certPEM) > maxKeyMaterial || len(s.Data[SecretKeyAge]) > maxKeyMaterial {
+	if len(keyPEM) > maxKeyMaterial || len(certPEM) > maxKeyMaterial || len(s.Data[SecretKeyAge]) > maxKeyMaterial || len(s.Data[SecretKeySops]) > maxKeyMaterial {
 		return nil, fmt.Errorf("key Secret %s: a key field is larger than %d bytes", name, maxKeyMaterial)
 	}
 	rsaKey, err := parseRSAPrivateKey(keyPEM)
@@ -99,7 +112,42 @@ func FromSecret(s *corev1.Secret) (*Generation, error) {
 		}
 		g.Hybrid = id
 	}
+	if err := g.readSops(name, s.Data[SecretKeySops]); err != nil {
+		return nil, err
+	}
 	return g, nil
+}
+
+// readSops reads the SOPS identity of a key Secret and checks it against the
+// v2 identity and the certificate: both present and different, and the
+// certificate (when it says) naming the same recipient. An RSA-only key (a
+// sealed-secrets one) needs none.
+func (g *Generation) readSops(name string, data []byte) error {
+	var certSops *age.HybridRecipient
+	if g.Certificate != nil {
+		certSops = g.Certificate.Sops
+	}
+	raw := bytes.TrimSpace(data)
+	if len(raw) == 0 {
+		if certSops != nil && g.Hybrid != nil {
+			return fmt.Errorf("key Secret %s: no %s, but %s names a SOPS recipient", name, SecretKeySops, SecretKeyTLSCert)
+		}
+		return nil
+	}
+	id, err := age.ParseHybridIdentity(string(raw))
+	if err != nil {
+		return fmt.Errorf("key Secret %s: %s is not an age hybrid identity (AGE-SECRET-KEY-PQ-1...)", name, SecretKeySops)
+	}
+	switch {
+	case g.Hybrid == nil:
+		return fmt.Errorf("key Secret %s: %s without %s", name, SecretKeySops, SecretKeyAge)
+	case id.Recipient().String() == g.Hybrid.Recipient().String():
+		return fmt.Errorf("key Secret %s: %s must differ from %s (one identity per purpose)", name, SecretKeySops, SecretKeyAge)
+	case g.Certificate != nil && (certSops == nil || certSops.String() != id.Recipient().String()):
+		return fmt.Errorf("key Secret %s: %s does not match the SOPS recipient in %s", name, SecretKeySops, SecretKeyTLSCert)
+	}
+	g.Sops = id
+	return nil
 }
 
 // parseRSAPrivateKey reads the first RSA private key of a PEM file, PKCS#1 or

@@ -16,6 +16,10 @@ var (
 	ErrScopeMismatch = errors.New("scope mismatch")
 	// ErrCorrupt: the value is malformed, truncated or garbled.
 	ErrCorrupt = errors.New("corrupt input")
+	// ErrLegacyAmbiguous: a v2 value under a key generation whose identity
+	// also opens SOPS documents has the length of a SOPS data key, so it is
+	// refused (LegacyKeyError). Such errors match ErrCorrupt too.
+	ErrLegacyAmbiguous = errors.New("ambiguous under a legacy key")
 )
 
 // errWrongKeyOrLabel is the internal result of one failed key attempt.
@@ -87,4 +91,25 @@ type SizeError struct {
 
 func (e *SizeError) Error() string {
 	return fmt.Sprintf("value of %d bytes exceeds the limit of %d bytes", e.Size, e.Limit)
+}
+
+// LegacyKeyError refuses a v2 value that opens under a key generation made
+// before kseal separated v2 and SOPS identities, when its content is as long
+// as a SOPS data key (or a Shamir share of one): such a value may be a SOPS
+// document's data key presented as a v2 value, and opening it would reveal
+// that key. It matches ErrLegacyAmbiguous and ErrCorrupt.
+type LegacyKeyError struct {
+	// Key names the key generation the value opened under.
+	Key string
+}
+
+func (e *LegacyKeyError) Error() string {
+	return fmt.Sprintf("refused: the value is sealed to key generation %s, whose identity also opens SOPS documents, "+
+		"and its content has the length of a SOPS data key, so it cannot be told apart from one; "+
+		"seal the value again from its plaintext with the current certificate (kseal seal), which uses a newer generation", e.Key)
+}
+
+// Is makes errors.Is true for ErrLegacyAmbiguous and ErrCorrupt.
+func (e *LegacyKeyError) Is(target error) bool {
+	return target == ErrLegacyAmbiguous || target == ErrCorrupt
 }

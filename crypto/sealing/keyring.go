@@ -43,7 +43,18 @@ type DecryptionKey struct {
 	// RSA opens v1 values; nil for a key without one.
 	RSA *rsa.PrivateKey
 	// Hybrid opens v2 values; nil for keys imported from sealed-secrets.
+	// Keyring.Open uses it and nothing else for v2.
 	Hybrid *age.HybridIdentity
+	// Sops opens SOPS documents; the Keyring never uses it. It is a
+	// separate identity in generations made by current kseal, and the same
+	// as Hybrid in older ones (Shared).
+	Sops *age.HybridIdentity
+	// Shared says that Hybrid also serves SOPS (a generation made before
+	// kseal separated the purposes, or an identity of unknown purpose from
+	// a recovery file). Open then refuses v2 values whose content has the
+	// length of a SOPS data key, which could be a SOPS document's key
+	// wrapped as a v2 value (LegacyKeyError).
+	Shared bool
 	// ID is the key id of Hybrid; zero when Hybrid is nil.
 	ID KeyID
 }
@@ -120,7 +131,7 @@ func (kr *Keyring) openV2(ciphertext, label []byte) ([]byte, *DecryptionKey, err
 	if !ok {
 		return nil, nil, &UnknownKeyError{Version: V2, KeyID: id, Keys: kr.hybrid, Label: label}
 	}
-	found, plaintext, err := openV2(k.Hybrid, file)
+	found, plaintext, err := openV2(k, file)
 	if errors.Is(err, errWrongKeyOrLabel) {
 		// The key id matched but the age stanza did not: the id was altered.
 		return nil, nil, corrupt("the key id names key %s but its identity does not open the value", id)

@@ -87,10 +87,21 @@ func ParseV2(ciphertext []byte) (KeyID, []byte, error) {
 	return id, rest[KeyIDSize:], nil
 }
 
-// openV2 decrypts the age file of a v2 value with one identity and returns the
-// embedded label and the value. The caller compares the label.
-func openV2(id *age.HybridIdentity, file []byte) (label, plaintext []byte, err error) {
-	r, err := age.Decrypt(bytes.NewReader(file), id)
+// SOPS data keys are 32 bytes, and sops wraps each Shamir share of one (key
+// groups) as 33 bytes. A key whose v2 identity also serves SOPS refuses v2
+// contents of these lengths: they could be a SOPS document's age stanza
+// presented as a v2 value, whose "value" would be most of the data key.
+const (
+	sopsDataKeySize   = 32
+	sopsShamirPartLen = sopsDataKeySize + 1
+)
+
+// openV2 decrypts the age file of a v2 value with k's v2 identity and returns
+// the embedded label and the value. The caller compares the label. Under a
+// Shared identity, contents that could be a SOPS data key are refused before
+// anything of them is looked at.
+func openV2(k *DecryptionKey, file []byte) (label, plaintext []byte, err error) {
+	r, err := age.Decrypt(bytes.NewReader(file), k.Hybrid)
 	if err != nil {
 		var noMatch *age.NoIdentityMatchError
 		if errors.As(err, &noMatch) {
@@ -101,6 +112,10 @@ func openV2(id *age.HybridIdentity, file []byte) (label, plaintext []byte, err e
 	data, err := io.ReadAll(io.LimitReader(r, MaxValueSize+64<<10+1))
 	if err != nil {
 		return nil, nil, corrupt("age payload does not authenticate (garbled or truncated)")
+	}
+	if k.Shared && (len(data) == sopsDataKeySize || len(data) == sopsShamirPartLen) {
+		clear(data)
+		return nil, nil, &LegacyKeyError{Key: k.Name}
 	}
 	label, plaintext, found := bytes.Cut(data, []byte{0})
 	if !found {

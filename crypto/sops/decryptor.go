@@ -60,6 +60,9 @@ type Decryptor struct {
 	dataKeys map[[sha256.Size]byte][]byte
 }
 
+// dataKeySize is the size of a SOPS data key (AES-256).
+const dataKeySize = 32
+
 // maxCachedDataKeys bounds Decryptor.dataKeys; the cache starts over when
 // it is full.
 const maxCachedDataKeys = 1 << 14
@@ -107,7 +110,7 @@ func (d *Decryptor) Decrypt(name string, data []byte, f Format) ([]byte, error) 
 // Verify decrypts a document and checks its MAC (unless SkipMACCheck),
 // returning the error Decrypt would, but no plaintext.
 func (d *Decryptor) Verify(name string, data []byte, f Format) error {
-	_, err := d.decrypt(name, data, f, f, false)
+	_, err := d.decrypt(name, data, f, f, false, nil)
 	return err
 }
 
@@ -115,11 +118,12 @@ func (d *Decryptor) Verify(name string, data []byte, f Format) error {
 // out: FormatBinary writes the original bytes of a file sops encrypted as
 // binary.
 func (d *Decryptor) DecryptTo(name string, data []byte, in, out Format) ([]byte, error) {
-	return d.decrypt(name, data, in, out, true)
+	return d.decrypt(name, data, in, out, true, nil)
 }
 
-// decrypt decrypts data; emit says whether to write the plaintext.
-func (d *Decryptor) decrypt(name string, data []byte, in, out Format, emit bool) (plain []byte, err error) {
+// decrypt decrypts data; emit says whether to write the plaintext. A
+// non-nil at requires the document to be bound to it (DecryptBound).
+func (d *Decryptor) decrypt(name string, data []byte, in, out Format, emit bool, at *Target) (plain []byte, err error) {
 	var values []string
 	defer func() {
 		// Malformed input has made the SOPS library panic before; the
@@ -145,6 +149,12 @@ func (d *Decryptor) decrypt(name string, data []byte, in, out Format, emit bool)
 		return nil, &Error{Name: name, Err: loadError(err, in)}
 	}
 	values = leafStrings(tree.Branches, nil)
+	scopeAt, scopeStored := -1, any(nil)
+	if at != nil {
+		if scopeAt, scopeStored, err = scopeEntry(&tree); err != nil {
+			return nil, &Error{Name: name, Err: err}
+		}
+	}
 	key, err := d.dataKey(&tree.Metadata)
 	if err != nil {
 		return nil, &Error{Name: name, Err: err}
@@ -158,10 +168,15 @@ func (d *Decryptor) decrypt(name string, data []byte, in, out Format, emit bool)
 	if !d.opts.SkipMACCheck {
 		stored, err := cipher.Decrypt(tree.Metadata.MessageAuthenticationCode, key, tree.Metadata.LastModified.Format(time.RFC3339))
 		if err != nil {
-			return nil, &Error{Name: name, Err: fmt.Errorf("%w (the stored MAC does not decrypt)", ErrMACMismatch)}
+			return nil, &Error{Name: name, Err: errUndecryptable}
 		}
 		if s, ok := stored.(string); !ok || s != computed {
 			return nil, &Error{Name: name, Err: ErrMACMismatch}
+		}
+	}
+	if at != nil {
+		if err := checkBinding(&tree, scopeAt, scopeStored, at); err != nil {
+			return nil, &Error{Name: name, Err: err}
 		}
 	}
 	if !emit {
@@ -194,7 +209,15 @@ func (d *Decryptor) dataKey(md *gosops.Metadata) ([]byte, error) {
 	}
 	ks := &ageKeyService{identities: d.identities}
 	key, err := md.GetDataKeyWithKeyServices([]keyservice.KeyServiceClient{keyservice.NewCustomLocalClient(ks)}, nil)
-	if err != nil {
+	switch {
+	case err == nil && len(key) != dataKeySize:
+		clear(key)
+		return nil, errUndecryptable
+	case err != nil && (ks.oversized > 0 || (ks.opened > 0 && strings.Contains(err.Error(), "shamir"))):
+		// An opened stanza was too large, or opened Shamir parts do not
+		// combine: both depend on what the stanzas hold.
+		return nil, errUndecryptable
+	case err != nil:
 		return nil, d.keyError(md, ks)
 	}
 	d.mu.Lock()
@@ -244,7 +267,7 @@ func decryptError(err error, values []string) error {
 	case strings.Contains(msg, "does not match sops' data format"):
 		return fmt.Errorf("%w: a value that should be encrypted is not in SOPS's ENC[...] form (was it added or edited after encryption? edit with `sops FILE`)", ErrMalformed)
 	case strings.Contains(msg, "Could not decrypt with AES_GCM"):
-		return fmt.Errorf("%w: a value does not decrypt with the document's data key (changed, moved to another key, or copied from another file)", ErrCorrupt)
+		return errUndecryptable
 	case strings.Contains(msg, "Expected encrypted value as string"):
 		return fmt.Errorf("%w: a value that should be encrypted is not a string", ErrMalformed)
 	}

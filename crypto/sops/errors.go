@@ -28,6 +28,13 @@ var (
 	ErrOutput = errors.New("cannot write the decrypted document")
 )
 
+// errUndecryptable is the one cause given for every failure after an age
+// stanza of the document opened: a data key of the wrong size, Shamir parts
+// that do not combine, values or a MAC that do not decrypt with the key.
+// One message for all of them keeps a stanza copied from elsewhere from
+// telling anything about its plaintext.
+var errUndecryptable = fmt.Errorf("%w: the document's values do not decrypt with its data key (a value or the data key was changed, or copied from another file)", ErrCorrupt)
+
 // Error is a failure to decrypt one document. It names the document and
 // never holds a decrypted value.
 type Error struct {

@@ -32,6 +32,7 @@ func FuzzDecrypt(f *testing.F) {
 	f.Add(encrypt(f, "[s]\np = "+secretValue+"\n", sops.FormatINI, opts), uint8(sops.FormatINI))
 	f.Add(encrypt(f, secretValue, sops.FormatBinary, opts), uint8(sops.FormatBinary))
 	f.Add([]byte("sops:\n  mac: x\n  version: y\n"), uint8(sops.FormatYAML))
+	f.Add(encrypt(f, "kseal.dev/scope: ns/name\n"+secretYAML, sops.FormatYAML, opts), uint8(sops.FormatYAML))
 	d := newDecryptor(f, sops.Options{}, kp)
 	f.Fuzz(func(t *testing.T, data []byte, format uint8) {
 		fm := sops.Format(format % 5)
@@ -40,6 +41,10 @@ func FuzzDecrypt(f *testing.F) {
 		_, err := d.Decrypt("fuzz", data, fm)
 		if err != nil && strings.Contains(err.Error(), secretValue) {
 			t.Fatalf("error contains the plaintext: %v", err)
+		}
+		_, err = d.DecryptBound("fuzz", data, fm, sops.Target{Namespace: "ns", Name: "name"})
+		if err != nil && strings.Contains(err.Error(), secretValue) {
+			t.Fatalf("bound: error contains the plaintext: %v", err)
 		}
 	})
 }

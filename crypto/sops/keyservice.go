@@ -25,6 +25,13 @@ type ageKeyService struct {
 	// failed counts age keys that failed for another reason (corrupt
 	// armor or header), and unsupported counts non-age keys asked for.
 	failed, unsupported int
+	// opened counts age stanzas an identity opened. Once one has, every
+	// later failure is reported the same way (errUndecryptable), whatever
+	// the opened plaintext was: a stanza copied from elsewhere (say a v2
+	// SealedSecret value under a legacy key) must not reveal its length.
+	opened int
+	// oversized counts opened stanzas whose plaintext exceeded maxDataKey.
+	oversized int
 }
 
 var _ keyservice.KeyServiceServer = &ageKeyService{}
@@ -51,10 +58,12 @@ func (s *ageKeyService) Decrypt(_ context.Context, req *keyservice.DecryptReques
 		}
 		return nil, fmt.Errorf("age: %w", err)
 	}
+	s.opened++
 	key, err := io.ReadAll(io.LimitReader(r, maxDataKey+1))
 	if err != nil || len(key) > maxDataKey {
-		s.failed++
-		return nil, errors.New("age: the data key does not decrypt")
+		clear(key)
+		s.oversized++
+		return nil, errUndecryptable
 	}
 	return &keyservice.DecryptResponse{Plaintext: key}, nil
 }

@@ -214,8 +214,8 @@ func demoSops(ctx context.Context, c client.Client, bin, url, kubeconfig, work s
 	if err != nil {
 		return err
 	}
-	recipient := cert.PublicKey.Hybrid.String()
-	fmt.Printf("encrypting to the cluster's age recipient %s...%s (from kseal cert inspect)\n", recipient[:16], recipient[len(recipient)-8:])
+	recipient := cert.Sops.String()
+	fmt.Printf("encrypting to the cluster's SOPS recipient %s...%s (from kseal cert inspect)\n", recipient[:16], recipient[len(recipient)-8:])
 	plain := "apiVersion: v1\nkind: Secret\nmetadata:\n  name: search\nstringData:\n  api-key: search-demo-key\n"
 	enc, err := sopstest.Encrypt([]byte(plain), sops.FormatYAML, sopstest.Options{Recipients: []string{recipient}, EncryptedRegex: sopstest.SecretsOnly})
 	if err != nil {

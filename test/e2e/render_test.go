@@ -75,7 +75,7 @@ func TestRender_kustomizeOverlayApplied(t *testing.T) {
 	}
 	enc := func(doc string) []byte {
 		return sopstest.MustEncrypt([]byte(doc), sops.FormatYAML, sopstest.Options{
-			Recipients: []string{cert.PublicKey.Hybrid.String()}, EncryptedRegex: sopstest.SecretsOnly, MACOnlyEncrypted: true})
+			Recipients: []string{sopsRecipient(t, cert)}, EncryptedRegex: sopstest.SecretsOnly, MACOnlyEncrypted: true})
 	}
 	for _, variant := range []string{"plain", "reseal"} {
 		t.Run(variant, func(t *testing.T) {

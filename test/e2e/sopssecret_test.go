@@ -46,9 +46,9 @@ func TestSopsSecret_decryptsInCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recipient := cert.PublicKey.Hybrid.String()
+	recipient := sopsRecipient(t, cert)
 
-	plain := []byte("password: " + canary("sops-pw") + "\nport: 5432\n")
+	plain := []byte("kseal.dev/scope: " + ns + "/db\npassword: " + canary("sops-pw") + "\nport: 5432\n")
 	doc := sopstest.MustEncrypt(plain, sops.FormatYAML, sopstest.Options{Recipients: []string{recipient}})
 	obj := &v1alpha1.SopsSecret{
 		ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns},
@@ -67,7 +67,7 @@ func TestSopsSecret_decryptsInCluster(t *testing.T) {
 	}
 
 	// dotenv.
-	env2 := sopstest.MustEncrypt([]byte("TOKEN="+canary("sops-env")+"\n"), sops.FormatDotenv, sopstest.Options{Recipients: []string{recipient}})
+	env2 := sopstest.MustEncrypt([]byte("kseal.dev/scope="+ns+"/env\nTOKEN="+canary("sops-env")+"\n"), sops.FormatDotenv, sopstest.Options{Recipients: []string{recipient}})
 	dot := &v1alpha1.SopsSecret{ObjectMeta: metav1.ObjectMeta{Name: "env", Namespace: ns},
 		Spec: v1alpha1.SopsSecretSpec{Sops: string(env2), Format: v1alpha1.SopsFormatDotenv}}
 	if err := env.Client.Create(ctx, dot); err != nil {

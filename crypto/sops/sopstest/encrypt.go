@@ -34,6 +34,11 @@ type Options struct {
 	// MACOnlyEncrypted computes the MAC over encrypted values only, as
 	// --mac-only-encrypted.
 	MACOnlyEncrypted bool
+	// DataKey is the 32-byte data key to use instead of a random one.
+	DataKey []byte
+	// WrappedKey, when set, is what the age stanzas hold instead of the
+	// data key (for documents whose stanza was replaced).
+	WrappedKey []byte
 }
 
 // Encrypt encrypts the plaintext document plain, in format f.
@@ -63,9 +68,22 @@ func Encrypt(plain []byte, f sops.Format, opts Options) ([]byte, error) {
 			Version:          version.Version,
 		},
 	}
-	dataKey, errs := tree.GenerateDataKeyWithKeyServices([]keyservice.KeyServiceClient{keyservice.NewLocalClient()})
+	svcs := []keyservice.KeyServiceClient{keyservice.NewLocalClient()}
+	dataKey, errs := tree.GenerateDataKeyWithKeyServices(svcs)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("encrypt the data key: %v", errs)
+	}
+	if opts.DataKey != nil || opts.WrappedKey != nil {
+		if opts.DataKey != nil {
+			dataKey = opts.DataKey
+		}
+		wrapped := dataKey
+		if opts.WrappedKey != nil {
+			wrapped = opts.WrappedKey
+		}
+		if errs := tree.Metadata.UpdateMasterKeysWithKeyServices(wrapped, svcs); len(errs) > 0 {
+			return nil, fmt.Errorf("encrypt the data key: %v", errs)
+		}
 	}
 	cipher := aes.NewCipher()
 	mac, err := tree.Encrypt(dataKey, cipher)
