@@ -140,10 +140,10 @@ func (o *renderOptions) run(ctx context.Context, s *streams) error {
 	return err
 }
 
-// Output limits of kseal render and kseal krm. The API server takes a
-// request of at most 3 MiB, so no resource it can store is larger than
-// maxResourceOutput.
-const (
+// Output limits of kseal render and kseal krm (variables for tests). The
+// API server takes a request of at most 3 MiB, so no resource it can store
+// is larger than maxResourceOutput.
+var (
 	maxResourceOutput = 4 << 20
 	maxOutput         = 64 << 20
 )
