@@ -33,7 +33,7 @@ type guardedFS struct {
 	// bytes and nodes are what the build has read so far.
 	bytes, nodes int
 	// err is the first refusal, reported instead of kustomize's wrapping
-	// of it.
+	// of it; the build fails when it is set, whatever kustomize made of it.
 	err error
 	// docs are the SOPS documents read, once each.
 	docs []sopsFile
@@ -58,7 +58,10 @@ const hintRemote = "vendor the remote base into the repository, or pass --allow-
 
 func (g *guardedFS) ReadFile(path string) ([]byte, error) {
 	data, err := g.read(path)
-	if err != nil && g.err == nil {
+	var h *hintError
+	if errors.As(err, &h) && g.err == nil {
+		// A refusal (every one carries a hint), not a read error that
+		// kustomize may handle itself.
 		g.err = err
 	}
 	return data, err
