@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -181,13 +180,10 @@ func (c *controllerClient) do(ctx context.Context, method, path string, body []b
 		if err != nil {
 			return nil, nil, err
 		}
-		data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+		data, err := readLimit("the response", resp.Body, maxResponse)
 		resp.Body.Close()
 		if err != nil {
-			return nil, nil, fmt.Errorf("read the response: %w", err)
-		}
-		if len(data) > maxResponse {
-			return nil, nil, fmt.Errorf("the response is larger than %d bytes", maxResponse)
+			return nil, nil, err
 		}
 		if resp.StatusCode == http.StatusTooManyRequests && attempt < maxRetries {
 			if err := sleep(ctx, retryAfter(resp.Header)); err != nil {

@@ -94,7 +94,7 @@ func (o *keygenOptions) run(s *streams) error {
 		_, err = s.out.Write(manifest)
 		return err
 	}
-	if err := writeFileAtomic(o.secretFile, manifest, 0o600); err != nil {
+	if err := writePrivateFile(o.secretFile, manifest); err != nil {
 		return err
 	}
 	id, _ := gen.Certificate.KeyID()

@@ -41,14 +41,15 @@ const (
 //	        path: kseal
 //	        args: [krm]
 //	files: [secret.enc.yaml]
-//	ageKeyFile: /keys/age.txt   # optional; else $KSEAL_AGE_KEY
+//	ageKeyFile: keys/age.txt   # optional, inside the kustomization; else $KSEAL_AGE_KEY
 type sopsGenerator struct {
 	APIVersion string          `json:"apiVersion"`
 	Kind       string          `json:"kind"`
 	Metadata   json.RawMessage `json:"metadata"`
 	// Files are SOPS-encrypted manifests, relative to the kustomization.
 	Files []string `json:"files"`
-	// AgeKeyFile is an age identity file or key Secret manifest.
+	// AgeKeyFile is an age identity file or key Secret manifest, relative
+	// to the kustomization and inside it, like Files.
 	AgeKeyFile string `json:"ageKeyFile"`
 	// SkipMACCheck is --skip-mac-check.
 	SkipMACCheck bool `json:"skipMACCheck"`
@@ -85,7 +86,8 @@ kustomize build --enable-alpha-plugins --enable-exec. Files are read relative
 to the kustomization and must stay inside its directory. A ksops generator
 (viaduct.ai/v1 ksops with files:) is accepted too.
 
-Identities come from $` + EnvAgeKey + `, ageKeyFile in the generator, --age-key-file
+Identities come from $` + EnvAgeKey + `, ageKeyFile in the generator (a path inside
+the kustomization, like files), --age-key-file
 or --from-cluster (in args:). On failure it writes nothing to stdout and
 exits non-zero, with the reason on stderr.`,
 		Args: cobra.NoArgs,
@@ -103,6 +105,9 @@ func (o *krmOptions) run(ctx context.Context, s *streams) error {
 	if err != nil {
 		return err
 	}
+	if _, err := checkYAML("the ResourceList on stdin", input, defaultYAMLLimits, nil); err != nil {
+		return withHint(err, hintYAMLLimit)
+	}
 	rw := &kio.ByteReadWriter{Reader: bytes.NewReader(input), OmitReaderAnnotations: true, KeepReaderAnnotations: true}
 	items, err := rw.Read()
 	if err != nil {
@@ -115,8 +120,18 @@ func (o *krmOptions) run(ctx context.Context, s *streams) error {
 	if err != nil {
 		return err
 	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
 	if gen.AgeKeyFile != "" {
-		o.ids.files = append(o.ids.files, gen.AgeKeyFile)
+		// Confined like files: a committer must not name a key the sync
+		// engine holds for someone else.
+		path, err := generatorPath(wd, gen.AgeKeyFile, "ageKeyFile")
+		if err != nil {
+			return err
+		}
+		o.ids.files = append(o.ids.files, path)
 	}
 	o.ids.skipMACCheck = o.ids.skipMACCheck || gen.SkipMACCheck
 	src := &identitySource{flags: &o.ids, controller: &o.controller, getenv: os.Getenv}
@@ -128,12 +143,8 @@ func (o *krmOptions) run(ctx context.Context, s *streams) error {
 		}
 		items[i] = m.node
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return err
-	}
 	for _, file := range gen.Files {
-		path, err := generatorPath(wd, file)
+		path, err := generatorPath(wd, file, "generator file")
 		if err != nil {
 			return err
 		}
@@ -152,6 +163,9 @@ func (o *krmOptions) run(ctx context.Context, s *streams) error {
 	rw.Writer = &out
 	if err := rw.Write(items); err != nil {
 		return err
+	}
+	if out.Len() > maxOutput {
+		return withHint(fmt.Errorf("the ResourceList written would be larger than %d bytes", maxOutput), "split the kustomization into smaller applications")
 	}
 	_, err = s.out.Write(out.Bytes())
 	return err
@@ -211,12 +225,13 @@ func fieldProblem(err error) string {
 	return err.Error() // unknown field "...": the name of a field, not a value
 }
 
-// generatorPath resolves a path listed in a generator: relative to the
-// kustomization (the working directory kustomize runs the function in),
-// and, after symbolic links, inside it, as kustomize's own loader requires.
-func generatorPath(wd, file string) (string, error) {
+// generatorPath resolves a path listed in a generator (what names the
+// field, for messages): relative to the kustomization (the working
+// directory kustomize runs the function in), and, after symbolic links,
+// inside it, as kustomize's own loader requires.
+func generatorPath(wd, file, what string) (string, error) {
 	if filepath.IsAbs(file) {
-		return "", withHint(fmt.Errorf("generator file %s: absolute paths are not allowed", file), "list files relative to the kustomization")
+		return "", withHint(fmt.Errorf("%s %s: absolute paths are not allowed", what, file), "give paths relative to the kustomization")
 	}
 	path := filepath.Join(wd, file)
 	root, err := filepath.EvalSymlinks(wd)
@@ -224,11 +239,11 @@ func generatorPath(wd, file string) (string, error) {
 		return "", err
 	}
 	if rel, err := filepath.Rel(wd, path); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return "", withHint(fmt.Errorf("generator file %s is outside the kustomization directory", file),
+		return "", withHint(fmt.Errorf("%s %s is outside the kustomization directory", what, file),
 			"kustomize reads only files inside the kustomization's directory; move the file there")
 	}
 	if _, err := os.Stat(path); err != nil {
-		return "", withHint(fmt.Errorf("generator file %s: %w", file, err), "files are relative to the kustomization")
+		return "", withHint(fmt.Errorf("%s %s: %w", what, file, err), "paths are relative to the kustomization")
 	}
 	if err := insideRoot(root, path); err != nil {
 		return "", err

@@ -62,9 +62,12 @@ const (
 )
 
 func (o *reencryptOptions) run(ctx context.Context, s *streams, paths []string) error {
-	files, err := manifestFiles(paths)
+	files, links, err := manifestFiles(paths)
 	if err != nil {
 		return err
+	}
+	for _, l := range links {
+		fmt.Fprintf(s.err, "reencrypt: skipped symbolic link %s (name the file it points to to re-encrypt it)\n", l)
 	}
 	c, err := o.controller.client()
 	if err != nil {
@@ -136,7 +139,11 @@ func unreachable(err error) bool {
 // reencryptFile sends each SealedSecret of the file at path to the
 // controller and rewrites the file when one changed.
 func reencryptFile(ctx context.Context, c *controllerClient, path string) (fileResult, error) {
-	data, err := readManifestFile(path)
+	before, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	data, err := readFileLimit(path, maxInput)
 	if err != nil {
 		return 0, err
 	}
@@ -168,32 +175,38 @@ func reencryptFile(ctx context.Context, c *controllerClient, path string) (fileR
 	if res != fileChanged {
 		return res, nil
 	}
-	if err := writeFileAtomic(path, joinDocuments(docs), 0o644); err != nil {
+	unchanged := func() error { return checkUnchanged(path, before, data) }
+	if err := writeAtomic(path, joinDocuments(docs), 0o644, false, unchanged); err != nil {
 		return 0, err
 	}
 	return fileChanged, nil
 }
 
-func readManifestFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+// errChanged: a file changed while kseal re-encrypted it.
+var errChanged = errors.New("changed while kseal reencrypt ran; left as it is")
+
+// checkUnchanged fails when the file at path is no longer what was read:
+// another size, time or content (an editor or a git checkout wrote it).
+func checkUnchanged(path string, before os.FileInfo, data []byte) error {
+	now, err := os.Stat(path)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("%w: %w", errChanged, err)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxInput+1))
-	if err != nil {
-		return nil, err
+	if now.Size() != before.Size() || !now.ModTime().Equal(before.ModTime()) || !os.SameFile(now, before) {
+		return withHint(errChanged, "run kseal reencrypt again")
 	}
-	if len(data) > maxInput {
-		return nil, fmt.Errorf("larger than %d bytes", maxInput)
+	again, err := readFileLimit(path, maxInput)
+	if err != nil || !bytes.Equal(again, data) {
+		return withHint(errChanged, "run kseal reencrypt again")
 	}
-	return data, nil
+	return nil
 }
 
 // manifestFiles lists the files named in paths, and the *.yaml, *.yml and
 // *.json files under the directories named, skipping hidden directories.
-func manifestFiles(paths []string) ([]string, error) {
-	var files []string
+// Symbolic links found in directories are not followed; they are returned
+// in links, to be reported.
+func manifestFiles(paths []string) (files, links []string, err error) {
 	seen := map[string]bool{}
 	add := func(p string) {
 		if !seen[p] {
@@ -204,13 +217,13 @@ func manifestFiles(paths []string) ([]string, error) {
 	for _, root := range paths {
 		fi, err := os.Stat(root)
 		if err != nil {
-			return nil, withHint(err, "kseal reencrypt takes files and directories of manifests")
+			return nil, nil, withHint(err, "kseal reencrypt takes files and directories of manifests")
 		}
 		if !fi.IsDir() {
 			// Rewrite the file a symbolic link points to, not the link.
 			resolved, err := filepath.EvalSymlinks(root)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			add(resolved)
 			continue
@@ -225,19 +238,26 @@ func manifestFiles(paths []string) ([]string, error) {
 				}
 				return nil
 			}
+			manifest := false
 			switch strings.ToLower(filepath.Ext(p)) {
 			case ".yaml", ".yml", ".json":
-				if d.Type().IsRegular() {
-					add(p)
+				manifest = true
+			}
+			switch {
+			case manifest && d.Type().IsRegular():
+				add(p)
+			case d.Type()&fs.ModeSymlink != 0:
+				if fi, err := os.Stat(p); manifest || (err == nil && fi.IsDir()) {
+					links = append(links, p)
 				}
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return files, nil
+	return files, links, nil
 }
 
 // isTerminal reports whether w is a terminal, where progress may be drawn.

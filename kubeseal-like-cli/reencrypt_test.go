@@ -3,6 +3,10 @@ package cli_test
 import (
 	"bytes"
 	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -285,5 +289,67 @@ func TestReencrypt_controllerDown(t *testing.T) {
 	}
 	if !bytes.Equal(readFile(t, filepath.Join(root, "a.yaml")), manifest) {
 		t.Error("a.yaml changed")
+	}
+}
+
+// TestReencrypt_fileChangedDuringRun: a file written by someone else while
+// the controller re-encrypts it is left as they wrote it, and reported.
+func TestReencrypt_fileChangedDuringRun(t *testing.T) {
+	clearCertEnv(t)
+	c := newTestController(t, controllers.APIOptions{})
+	root := t.TempDir()
+	path := filepath.Join(root, "db.yaml")
+	writeTree(t, root, map[string][]byte{"db.yaml": sealedManifest(t, c.old(), "db", "yaml", sealing.V2)})
+	c.renew()
+	edited := []byte("# edited while kseal ran\n" + string(sealedManifest(t, c.old(), "db", "yaml", sealing.V2)))
+	target, err := url.Parse(c.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	// The edit lands while the controller works on the file.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := os.WriteFile(path, edited, 0o644); err != nil {
+			t.Error(err)
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	out, errOut, code := ksealRun(t, "", "reencrypt", "--controller-url", srv.URL, root)
+	if code != 1 || !strings.Contains(out, "reencrypt: 0 changed, 0 unchanged, 1 failed\n") ||
+		!strings.Contains(out, "failed: "+path+": changed while kseal reencrypt ran; left as it is") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	if !bytes.Equal(readFile(t, path), edited) {
+		t.Error("the edit was overwritten")
+	}
+}
+
+// TestReencrypt_reportsSymlinks: links in a directory are not followed
+// (they may lead out of it) and each is named.
+func TestReencrypt_reportsSymlinks(t *testing.T) {
+	clearCertEnv(t)
+	c := newTestController(t, controllers.APIOptions{})
+	root, outside := t.TempDir(), t.TempDir()
+	manifest := sealedManifest(t, c.old(), "db", "yaml", sealing.V2)
+	writeTree(t, outside, map[string][]byte{"db.yaml": manifest, "dir/x.yaml": manifest})
+	writeTree(t, root, map[string][]byte{"a.yaml": []byte(configMapDoc)})
+	for link, to := range map[string]string{"db.yaml": "db.yaml", "linked-dir": "dir"} {
+		if err := os.Symlink(filepath.Join(outside, to), filepath.Join(root, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.renew()
+	out, errOut, code := ksealRun(t, "", "reencrypt", "--controller-url", c.URL, root)
+	if code != 0 || out != "reencrypt: 0 changed, 0 unchanged, 0 failed\n" {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	for _, l := range []string{"db.yaml", "linked-dir"} {
+		if !strings.Contains(errOut, "reencrypt: skipped symbolic link "+filepath.Join(root, l)+" ") {
+			t.Errorf("stderr does not name %s:\n%s", l, errOut)
+		}
+	}
+	if !bytes.Equal(readFile(t, filepath.Join(outside, "db.yaml")), manifest) {
+		t.Error("a file outside the tree was rewritten")
 	}
 }

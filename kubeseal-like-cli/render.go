@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -37,6 +36,7 @@ type renderOptions struct {
 	cert          string
 	formatVersion string
 	namespace     string
+	allowRemote   bool
 	controller    controllerFlags
 
 	now time.Time
@@ -99,6 +99,7 @@ no plaintext reaches the sync engine or its caches.`,
 	f.StringVar(&o.cert, "cert", certDefault, "with --reseal: certificate file or http(s) URL (default $KSEAL_CERT or $SEALED_SECRETS_CERT, else fetched from the controller)")
 	f.StringVar(&o.formatVersion, "format-version", "v2", "with --reseal: sealed value format, v2 or v1")
 	f.StringVarP(&o.namespace, "namespace", "n", "", "with --reseal: namespace of Secrets that have none (in Argo CD, $ARGOCD_APP_NAMESPACE)")
+	f.BoolVar(&o.allowRemote, "allow-remote", false, "let kustomize fetch remote bases and files (git repositories, http(s) URLs); refused by default")
 	o.controller.register(cmd)
 	return cmd
 }
@@ -112,7 +113,7 @@ func (o *renderOptions) run(ctx context.Context, s *streams) error {
 		}
 	}
 	src := &identitySource{flags: &o.ids, controller: &o.controller, getenv: os.Getenv}
-	ms, verified, err := loadRenderInput(ctx, o.path, src)
+	ms, verified, err := loadRenderInput(ctx, o.path, src, o.allowRemote)
 	if err != nil {
 		return err
 	}
@@ -130,10 +131,35 @@ func (o *renderOptions) run(ctx context.Context, s *streams) error {
 		if i > 0 {
 			out.WriteString("---\n")
 		}
+		if err := checkOutputSize(m, len(doc), out.Len()); err != nil {
+			return err
+		}
 		out.Write(doc)
 	}
 	_, err = s.out.Write(out.Bytes())
 	return err
+}
+
+// Output limits of kseal render and kseal krm (variables for tests). The
+// API server takes a request of at most 3 MiB, so no resource it can store
+// is larger than maxResourceOutput.
+var (
+	maxResourceOutput = 4 << 20
+	maxOutput         = 64 << 20
+)
+
+// checkOutputSize refuses a resource of n bytes, written after written
+// bytes, that goes over an output limit.
+func checkOutputSize(m *renderItem, n, written int) error {
+	if n > maxResourceOutput {
+		return withHint(fmt.Errorf("%s: %d bytes rendered, more than the %d a resource may have", m.describe(), n, maxResourceOutput),
+			"the API server refuses objects this large; keep large data out of manifests")
+	}
+	if written+n > maxOutput {
+		return withHint(fmt.Errorf("the output is larger than %d bytes (at %s)", maxOutput, m.describe()),
+			"split the kustomization into smaller applications")
+	}
+	return nil
 }
 
 // renderItem is one resource being rendered.
@@ -186,7 +212,7 @@ func (m *renderItem) encode(rs *resealer) ([]byte, error) {
 // directory with a kustomization, the manifests of another directory, or
 // one file. It also returns the MACs (see sops.MACOf) of the SOPS files that
 // kustomize read and kseal verified.
-func loadRenderInput(ctx context.Context, path string, src *identitySource) ([]*renderItem, map[string]bool, error) {
+func loadRenderInput(ctx context.Context, path string, src *identitySource, allowRemote bool) ([]*renderItem, map[string]bool, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, nil, withHint(err, "kseal render takes a kustomization directory, a directory of manifests, or a manifest file")
@@ -197,7 +223,7 @@ func loadRenderInput(ctx context.Context, path string, src *identitySource) ([]*
 	}
 	for _, name := range konfig.RecognizedKustomizationFileNames() {
 		if _, err := os.Stat(filepath.Join(path, name)); err == nil {
-			return kustomizeBuild(ctx, path, src)
+			return kustomizeBuild(ctx, path, src, allowRemote)
 		}
 	}
 	ms, err := readRenderDir(ctx, path, src)
@@ -205,14 +231,16 @@ func loadRenderInput(ctx context.Context, path string, src *identitySource) ([]*
 }
 
 // kustomizeBuild runs kustomize as `kustomize build` does by default:
-// builtin plugins only, files restricted to the kustomization's root.
+// builtin plugins only, files restricted to the kustomization's root. It
+// reads through a guardedFS: every file is bounded before kustomize parses
+// it, and remote bases are refused unless allowRemote.
 //
 // Kustomize rewrites every resource (it sorts keys, applies namespaces and
 // patches), which breaks the MAC of a SOPS document, so the MAC is checked
 // on each SOPS file kustomize read, as committed: the file is decrypted,
 // the plaintext dropped. Kustomize itself only ever sees the encrypted
 // files.
-func kustomizeBuild(ctx context.Context, dir string, src *identitySource) ([]*renderItem, map[string]bool, error) {
+func kustomizeBuild(ctx context.Context, dir string, src *identitySource, allowRemote bool) ([]*renderItem, map[string]bool, error) {
 	opts := krusty.MakeDefaultOptions()
 	opts.Reorder = krusty.ReorderOptionUnspecified // sortOptions, else legacy: as kustomize build
 	opts.LoadRestrictions = types.LoadRestrictionsRootOnly
@@ -221,8 +249,12 @@ func kustomizeBuild(ctx context.Context, dir string, src *identitySource) ([]*re
 	if err != nil {
 		return nil, nil, err
 	}
-	fs := &recordingFS{FileSystem: filesys.MakeFsOnDisk(), seen: map[string]bool{}}
+	fs := &guardedFS{FileSystem: filesys.MakeFsOnDisk(), allowRemote: allowRemote, seen: map[string]bool{}}
 	resMap, err := krusty.MakeKustomizer(opts).Run(fs, abs)
+	if fs.err != nil {
+		// A file the guard refused: kustomize's wrapping only hides why.
+		return nil, nil, fs.err
+	}
 	if err != nil {
 		return nil, nil, withHint(fmt.Errorf("kustomize build %s: %w", filepath.Clean(dir), err),
 			"kseal render runs kustomize without plugins and refuses files outside the kustomization's directory, as kustomize build does")
@@ -245,38 +277,6 @@ func kustomizeBuild(ctx context.Context, dir string, src *identitySource) ([]*re
 		ms = append(ms, &renderItem{node: node, source: source})
 	}
 	return ms, verified, nil
-}
-
-// recordingFS is the file system kustomize reads through. It keeps the
-// SOPS documents kustomize reads, as committed, to verify them.
-type recordingFS struct {
-	filesys.FileSystem
-	// docs are the SOPS documents read, once each.
-	docs []sopsFile
-	// seen holds the MACs of docs.
-	seen map[string]bool
-}
-
-// sopsFile is a SOPS document as read from disk.
-type sopsFile struct {
-	name   string
-	data   []byte
-	format sops.Format
-	// mac identifies the document (sops.MACOf).
-	mac string
-}
-
-func (r *recordingFS) ReadFile(path string) ([]byte, error) {
-	data, err := r.FileSystem.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	format := sops.FormatForPath(path)
-	if mac, ok := sops.MACOf(data, format); ok && !r.seen[mac] {
-		r.seen[mac] = true
-		r.docs = append(r.docs, sopsFile{name: displayPath(path), data: data, format: format, mac: mac})
-	}
-	return data, nil
 }
 
 // verifyFiles decrypts each SOPS document to check its MAC and that a key
@@ -401,17 +401,12 @@ func insideRoot(root, path string) error {
 // SOPS as a whole (format from its extension) is decrypted first, so its MAC
 // is checked against the file exactly as committed.
 func readRenderFile(ctx context.Context, path, name string, src *identitySource) ([]*renderItem, error) {
-	f, err := os.Open(path)
+	data, err := readFileLimit(path, defaultYAMLLimits.bytes)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxInput+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
-	}
-	if len(data) > maxInput {
-		return nil, fmt.Errorf("%s: larger than %d bytes", name, maxInput)
+	if _, err := checkYAML(name, data, defaultYAMLLimits, nil); err != nil {
+		return nil, withHint(err, hintYAMLLimit)
 	}
 	decrypted := false
 	if format := sops.FormatForPath(path); format != sops.FormatBinary && sops.IsEncrypted(data, format) {
@@ -421,6 +416,9 @@ func readRenderFile(ctx context.Context, path, name string, src *identitySource)
 		}
 		if data, err = dec.Decrypt(name, data, format); err != nil {
 			return nil, decryptHint(err)
+		}
+		if _, err := checkYAML(name, data, defaultYAMLLimits, nil); err != nil {
+			return nil, withHint(err, hintYAMLLimit)
 		}
 		decrypted = true
 	}

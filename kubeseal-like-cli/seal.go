@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -215,7 +214,7 @@ func (o *sealOptions) runRaw(s *streams, certs []*keys.Certificate, sc *scope.Sc
 // runMerge seals the Secret's items for the object in --merge-into and
 // replaces that file atomically. The object's namespace, name and scope win.
 func (o *sealOptions) runMerge(s *streams, cert *keys.Certificate, secret *corev1.Secret, version sealing.Version, versionSet bool) error {
-	existing, err := os.ReadFile(o.mergeInto)
+	existing, err := readFileLimit(o.mergeInto, maxInput)
 	if err != nil {
 		return withHint(err, "--merge-into names an existing SealedSecret file")
 	}

@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -52,7 +51,7 @@ func (o *unsealOptions) run(s *streams) error {
 	}
 	var dks []*sealing.DecryptionKey
 	for _, path := range o.keyFiles {
-		data, err := os.ReadFile(path)
+		data, err := readFileLimit(path, maxKeyFile)
 		if err != nil {
 			return withHint(err, "check the path given to --recovery-private-key")
 		}
@@ -81,8 +80,9 @@ func (o *unsealOptions) run(s *streams) error {
 	if o.outFile == "" || o.outFile == "-" {
 		return writeOutput(s, o.outFile, out)
 	}
-	// The output is plaintext: readable by the owner only.
-	return writeFileAtomic(o.outFile, out, 0o600)
+	// The output is plaintext: readable by the owner only, even where it
+	// replaces a file others could read.
+	return writePrivateFile(o.outFile, out)
 }
 
 func keysFromFile(path string, data []byte) ([]*sealing.DecryptionKey, error) {
