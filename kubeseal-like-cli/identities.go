@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -137,17 +136,9 @@ func (s *identitySource) load(ctx context.Context) ([]age.Identity, error) {
 
 // identitiesFromFile reads an age identity file or a manifest of Secrets.
 func identitiesFromFile(path string) ([]age.Identity, error) {
-	f, err := os.Open(path)
+	data, err := readFileLimit(path, maxKeyFile)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if len(data) > maxKeyFile {
-		return nil, fmt.Errorf("%s: larger than %d bytes, not a key file", path, maxKeyFile)
 	}
 	if looksLikeKeyManifest(data) {
 		return identitiesFromManifest(path, data)

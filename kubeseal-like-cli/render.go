@@ -460,7 +460,7 @@ func decryptHint(err error) error {
 	case errors.Is(err, sops.ErrMACMismatch):
 		return withHint(err, "the document was edited without sops, or rewritten by a tool (kustomize sorts keys); let kseal read the encrypted file itself (kseal render DIR, or files: of the generator), or pass --skip-mac-check")
 	case errors.As(err, &ke) && !ke.Corrupt:
-		return withHint(err, "encrypt to this cluster's age recipient (`kseal cert inspect` prints it; put it in .sops.yaml) with `sops updatekeys`, or give the identity it was encrypted to")
+		return withHint(err, "encrypt to this cluster's SOPS recipient (`kseal cert inspect` prints it as \"sops recipient\"; put it in .sops.yaml) with `sops updatekeys`, or give the identity it was encrypted to")
 	case errors.Is(err, sops.ErrTooLarge):
 		return withHint(err, "a Kubernetes Secret holds at most 1 MiB")
 	}

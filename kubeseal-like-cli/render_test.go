@@ -293,7 +293,7 @@ func TestRender_wrongKeyPrintsNothing(t *testing.T) {
 	if code == 0 || out != "" {
 		t.Fatalf("exit %d, stdout %q; want a failure and no output", code, out)
 	}
-	for _, want := range []string{filepath.Join("overlays", "dev", "db.enc.yaml") + ": no identity held opens it", k.devX25.Recipient().String(), k.prod.Sops.Recipient().String()[:23], "hint: encrypt to this cluster's age recipient"} {
+	for _, want := range []string{filepath.Join("overlays", "dev", "db.enc.yaml") + ": no identity held opens it", k.devX25.Recipient().String(), k.prod.Sops.Recipient().String()[:23], "hint: encrypt to this cluster's SOPS recipient"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
