@@ -53,7 +53,7 @@ test: lint verify-generated envtest kubeseal vault
 	KSEAL_KUBESEAL="$$(hack/build-kubeseal.sh)" \
 	KSEAL_VAULT="$$(hack/build-vault.sh)" \
 	KSEAL_REQUIRE_TOOLS=1 \
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 30m ./...
 	@$(MAKE) --no-print-directory fuzz
 
 ## unit: tests that need no control plane (skips envtest suites)
