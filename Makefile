@@ -58,7 +58,7 @@ test: lint verify-generated envtest kubeseal vault
 
 ## unit: tests that need no control plane (skips envtest suites)
 unit:
-	$(GO) test ./api/... ./crypto/... ./kubeseal-like-cli/...
+	$(GO) test ./api/... ./crypto/... ./kubeseal-like-cli/... ./httpapi/...
 
 ## fuzz: run every fuzz target for FUZZTIME
 fuzz:

@@ -47,11 +47,11 @@ type KeyManagerOptions struct {
 // KeyManager keeps the cluster's key generations: it loads every active key
 // Secret, creates the first generation and renews it on schedule, and picks up
 // key Secrets created, relabelled or deleted by hand without a restart. It is
-// the controller's KeySource.
+// the controller's keys.Source.
 type KeyManager struct {
 	client client.Client
 	opts   KeyManagerOptions
-	snap   atomic.Pointer[keySnapshot]
+	snap   atomic.Pointer[keys.Set]
 	// ready is closed after the first successful load.
 	ready chan struct{}
 	once  atomicOnce
@@ -63,7 +63,7 @@ type KeyManager struct {
 	onChange func()
 }
 
-var _ KeySource = &KeyManager{}
+var _ keys.Source = &KeyManager{}
 
 // NewKeyManager returns a KeyManager; SetupWithManager starts it.
 func NewKeyManager(c client.Client, opts KeyManagerOptions) *KeyManager {
@@ -71,18 +71,18 @@ func NewKeyManager(c client.Client, opts KeyManagerOptions) *KeyManager {
 		opts.Now = time.Now
 	}
 	km := &KeyManager{client: c, opts: opts, ready: make(chan struct{})}
-	km.snap.Store(newKeySnapshot(nil))
+	km.snap.Store(keys.NewSet())
 	return km
 }
 
-// Keyring implements KeySource.
-func (km *KeyManager) Keyring() *sealing.Keyring { return km.snap.Load().keyring }
+// Keyring implements keys.Source.
+func (km *KeyManager) Keyring() *sealing.Keyring { return km.snap.Load().Keyring() }
 
-// Newest implements KeySource.
-func (km *KeyManager) Newest() *keys.Generation { return km.snap.Load().newest }
+// Newest implements keys.Source.
+func (km *KeyManager) Newest() *keys.Generation { return km.snap.Load().Newest() }
 
 // Generations returns the loaded generations, newest first.
-func (km *KeyManager) Generations() []*keys.Generation { return km.snap.Load().gens }
+func (km *KeyManager) Generations() []*keys.Generation { return km.snap.Load().Generations() }
 
 // Ready is closed once keys have been loaded for the first time.
 func (km *KeyManager) Ready() <-chan struct{} { return km.ready }
@@ -121,9 +121,9 @@ func (km *KeyManager) Reconcile(ctx context.Context, _ reconcile.Request) (recon
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	snap := newKeySnapshot(gens)
+	snap := keys.NewSet(gens...)
 	now := km.opts.Now()
-	if reason := km.needsNewGeneration(snap.newest, now); reason != "" {
+	if reason := km.needsNewGeneration(snap.Newest(), now); reason != "" {
 		if !km.isLeader() {
 			// The leader makes it; the watch brings it here.
 			km.store(snap)
@@ -134,11 +134,11 @@ func (km *KeyManager) Reconcile(ctx context.Context, _ reconcile.Request) (recon
 			return reconcile.Result{}, fmt.Errorf("create key generation (%s): %w", reason, err)
 		}
 		log.Info("created key generation", "secret", km.opts.Namespace+"/"+g.Name, "reason", reason)
-		snap = newKeySnapshot(append(gens, g))
+		snap = keys.NewSet(append(gens, g)...)
 	}
 	km.store(snap)
-	if km.opts.RenewPeriod > 0 && snap.newest != nil {
-		next := snap.newest.Created().Add(km.opts.RenewPeriod).Sub(now)
+	if km.opts.RenewPeriod > 0 && snap.Newest() != nil {
+		next := snap.Newest().Created().Add(km.opts.RenewPeriod).Sub(now)
 		if next < time.Second {
 			next = time.Second
 		}
@@ -148,10 +148,10 @@ func (km *KeyManager) Reconcile(ctx context.Context, _ reconcile.Request) (recon
 }
 
 // store publishes snap and reports a change of the key set.
-func (km *KeyManager) store(snap *keySnapshot) {
+func (km *KeyManager) store(snap *keys.Set) {
 	old := km.snap.Swap(snap)
-	keysLoaded.Set(float64(len(snap.gens)))
-	if len(snap.gens) > 0 {
+	keysLoaded.Set(float64(len(snap.Generations())))
+	if len(snap.Generations()) > 0 {
 		km.once.Do(func() { close(km.ready) })
 	}
 	if km.onChange != nil && keySetID(old) != keySetID(snap) {
@@ -172,12 +172,12 @@ func (km *KeyManager) isLeader() bool {
 }
 
 // keySetID identifies the set of loaded keys.
-func keySetID(s *keySnapshot) string {
+func keySetID(s *keys.Set) string {
 	if s == nil {
 		return ""
 	}
 	var b strings.Builder
-	for _, g := range s.gens {
+	for _, g := range s.Generations() {
 		b.WriteString(g.Name)
 		b.WriteByte(0)
 	}

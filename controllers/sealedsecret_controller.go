@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
+	"github.com/kseal-dev/kseal/crypto/keys"
 	"github.com/kseal-dev/kseal/crypto/sealedsecret"
 )
 
@@ -38,7 +39,7 @@ const (
 type SealedSecretReconciler struct {
 	client.Client
 	// Keys gives the decryption keys.
-	Keys KeySource
+	Keys keys.Source
 	// Recorder records events; they never contain secret values.
 	Recorder record.EventRecorder
 	// Workers is the number of SealedSecrets reconciled in parallel.

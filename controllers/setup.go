@@ -2,11 +2,9 @@ package controllers
 
 import (
 	"context"
-	"maps"
-
 	"errors"
 	"fmt"
-	"github.com/kseal-dev/kseal/api/v1alpha1"
+	"maps"
 	"net"
 	"net/http"
 	"time"
@@ -17,6 +15,9 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/kseal-dev/kseal/api/v1alpha1"
+	"github.com/kseal-dev/kseal/httpapi"
 )
 
 // Options configures the controllers Setup registers.
@@ -31,7 +32,7 @@ type Options struct {
 	// API bounds the HTTP API's verify and rotate requests (rate limits,
 	// sizes, concurrency); the zero value gives the defaults. Setup sets its
 	// Observe and Log.
-	API APIOptions
+	API httpapi.Options
 	// SealedSecretSelector, when set, limits the SealedSecrets handled to
 	// those with matching labels.
 	SealedSecretSelector labels.Selector
@@ -54,7 +55,7 @@ type Options struct {
 
 // Controllers are the running pieces Setup created.
 type Controllers struct {
-	// KeyManager is the controller's KeySource.
+	// KeyManager is the controller's keys.Source.
 	KeyManager *KeyManager
 	// SealedSecrets is the SealedSecret reconciler.
 	SealedSecrets *SealedSecretReconciler
@@ -102,7 +103,7 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 	if opts.APIAddress != "" {
 		apiOpts := opts.API
 		apiOpts.Observe, apiOpts.Log = observeAPI, mgr.GetLogger().WithName("api")
-		if err := mgr.Add(&apiServer{addr: opts.APIAddress, handler: NewAPIHandler(km, apiOpts)}); err != nil {
+		if err := mgr.Add(&apiServer{addr: opts.APIAddress, handler: httpapi.NewHandler(km, apiOpts)}); err != nil {
 			return nil, err
 		}
 	}

@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
+	"github.com/kseal-dev/kseal/crypto/keys"
 	"github.com/kseal-dev/kseal/crypto/sops"
 	"github.com/kseal-dev/kseal/crypto/template"
 	"github.com/kseal-dev/kseal/providers"
@@ -41,7 +42,7 @@ type SopsSecretReconciler struct {
 	// Keys gives the age identities: the SOPS identity of every key
 	// generation (never the v2 one, except in generations made before kseal
 	// separated them, where one identity serves both).
-	Keys KeySource
+	Keys keys.Source
 	// Recorder records events; they never contain secret values.
 	Recorder record.EventRecorder
 
@@ -234,7 +235,7 @@ func sopsReason(err error) string {
 
 // sopsIdentities returns the identities that open SOPS documents
 // encrypted to the controller's keys.
-func sopsIdentities(src KeySource) []age.Identity {
+func sopsIdentities(src keys.Source) []age.Identity {
 	var ids []age.Identity
 	for _, k := range src.Keyring().Keys() {
 		if k.Sops != nil {

@@ -15,19 +15,12 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kseal-dev/kseal/httpapi/wire"
 )
 
 // DefaultControllerName is the name of the controller's Service.
 const DefaultControllerName = "kseal-controller"
-
-// Paths of the controller's HTTP API (see package controllers).
-const (
-	apiPathCert   = "/v1/cert.pem"
-	apiPathVerify = "/v1/verify"
-	apiPathRotate = "/v1/rotate"
-	// headerRotated says whether POST /v1/rotate changed the object.
-	headerRotated = "Kseal-Rotated"
-)
 
 const (
 	// requestTimeout bounds one request to the controller.
@@ -134,7 +127,7 @@ func (e *controllerError) Error() string {
 
 // CertPEM returns the controller's current certificate.
 func (c *controllerClient) CertPEM(ctx context.Context) ([]byte, error) {
-	body, _, err := c.do(ctx, http.MethodGet, apiPathCert, nil)
+	body, _, err := c.do(ctx, http.MethodGet, wire.PathCert, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -144,24 +137,24 @@ func (c *controllerClient) CertPEM(ctx context.Context) ([]byte, error) {
 // Verify asks whether the controller can unseal the SealedSecret in body.
 // A refusal is a *controllerError with Status 409 whose Message says why.
 func (c *controllerClient) Verify(ctx context.Context, body []byte) error {
-	_, _, err := c.do(ctx, http.MethodPost, apiPathVerify, body)
+	_, _, err := c.do(ctx, http.MethodPost, wire.PathVerify, body)
 	return err
 }
 
 // Rotate returns the SealedSecret in body sealed to the controller's newest
 // key, and whether it changed.
 func (c *controllerClient) Rotate(ctx context.Context, body []byte) ([]byte, bool, error) {
-	out, header, err := c.do(ctx, http.MethodPost, apiPathRotate, body)
+	out, header, err := c.do(ctx, http.MethodPost, wire.PathRotate, body)
 	if err != nil {
 		return nil, false, err
 	}
-	switch header.Get(headerRotated) {
+	switch header.Get(wire.HeaderRotated) {
 	case "true":
 		return out, true, nil
 	case "false":
 		return out, false, nil
 	}
-	return nil, false, fmt.Errorf("%s answered without a %s header: is it a kseal controller?", c.where, headerRotated)
+	return nil, false, fmt.Errorf("%s answered without a %s header: is it a kseal controller?", c.where, wire.HeaderRotated)
 }
 
 // do sends one request, tries again while the server answers 429, and

@@ -18,10 +18,10 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/kseal-dev/kseal/controllers"
 	"github.com/kseal-dev/kseal/crypto/keys"
 	"github.com/kseal-dev/kseal/crypto/sealedsecret"
 	"github.com/kseal-dev/kseal/crypto/sealing"
+	"github.com/kseal-dev/kseal/httpapi"
 	cli "github.com/kseal-dev/kseal/kubeseal-like-cli"
 )
 
@@ -54,28 +54,28 @@ type testController struct {
 	URL  string
 	srv  *httptest.Server
 	gens []*keys.Generation
-	keys atomic.Pointer[controllers.StaticKeys]
+	keys atomic.Pointer[keys.Set]
 }
 
 func (c *testController) Keyring() *sealing.Keyring { return c.keys.Load().Keyring() }
 func (c *testController) Newest() *keys.Generation  { return c.keys.Load().Newest() }
 
-var _ controllers.KeySource = &testController{}
+var _ keys.Source = &testController{}
 
-func startController(opts controllers.APIOptions) (*testController, error) {
+func startController(opts httpapi.Options) (*testController, error) {
 	gens, err := controllerGenerations()
 	if err != nil {
 		return nil, err
 	}
 	c := &testController{gens: gens}
-	c.keys.Store(controllers.NewStaticKeys(gens[0]))
-	c.srv = httptest.NewServer(controllers.NewAPIHandler(c, opts))
+	c.keys.Store(keys.NewSet(gens[0]))
+	c.srv = httptest.NewServer(httpapi.NewHandler(c, opts))
 	c.URL = c.srv.URL
 	return c, nil
 }
 
 // renew makes the new generation the newest, keeping the old one.
-func (c *testController) renew() { c.keys.Store(controllers.NewStaticKeys(c.gens...)) }
+func (c *testController) renew() { c.keys.Store(keys.NewSet(c.gens...)) }
 
 func (c *testController) old() *keys.Generation     { return c.gens[0] }
 func (c *testController) renewed() *keys.Generation { return c.gens[1] }
@@ -98,7 +98,7 @@ func (c *testController) writeKeys(dir string) error {
 	return nil
 }
 
-func newTestController(t *testing.T, opts controllers.APIOptions) *testController {
+func newTestController(t *testing.T, opts httpapi.Options) *testController {
 	t.Helper()
 	c, err := startController(opts)
 	if err != nil {
@@ -113,7 +113,7 @@ type scriptControllerKey struct{}
 // setupScriptController gives a script its own controller at
 // $CONTROLLER_URL.
 func setupScriptController(env *testscript.Env) error {
-	c, err := startController(controllers.APIOptions{})
+	c, err := startController(httpapi.Options{})
 	if err != nil {
 		return err
 	}
@@ -170,8 +170,8 @@ func clearCertEnv(t *testing.T) {
 // kubeconfig's credentials and context.
 func TestController_serviceProxy(t *testing.T) {
 	clearCertEnv(t)
-	c := newTestController(t, controllers.APIOptions{})
-	api := controllers.NewAPIHandler(c, controllers.APIOptions{})
+	c := newTestController(t, httpapi.Options{})
+	api := httpapi.NewHandler(c, httpapi.Options{})
 	var paths []string
 	var mu sync.Mutex
 	// The kubeconfig's credentials are sent over TLS only.
@@ -269,7 +269,7 @@ stringData:
 
 func TestSeal_controllerUnreachable(t *testing.T) {
 	clearCertEnv(t)
-	c := newTestController(t, controllers.APIOptions{})
+	c := newTestController(t, httpapi.Options{})
 	c.srv.Close()
 	_, errOut, code := ksealRun(t, secretYAML, "seal", "--controller-url", c.URL)
 	if code != 1 {

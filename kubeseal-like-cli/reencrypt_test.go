@@ -16,10 +16,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
-	"github.com/kseal-dev/kseal/controllers"
 	"github.com/kseal-dev/kseal/crypto/keys"
 	"github.com/kseal-dev/kseal/crypto/sealedsecret"
 	"github.com/kseal-dev/kseal/crypto/sealing"
+	"github.com/kseal-dev/kseal/httpapi"
 )
 
 const reencryptPlaintext = "s3cret-value-for-reencrypt"
@@ -109,7 +109,7 @@ const commentDoc = "# Nothing but a comment,\n#   kept as it is.\n"
 
 func TestReencrypt_tree(t *testing.T) {
 	clearCertEnv(t)
-	c := newTestController(t, controllers.APIOptions{})
+	c := newTestController(t, httpapi.Options{})
 	root := t.TempDir()
 	sealedDoc := sealedManifest(t, c.old(), "db", "yaml", sealing.V2)
 	multi := []byte(configMapDoc + "---\n" + string(sealedDoc) + "--- # trailing\n" + commentDoc)
@@ -208,7 +208,7 @@ func equalSnapshots(a, b map[string][]byte) bool {
 
 func TestReencrypt_failuresLeaveFilesUntouched(t *testing.T) {
 	clearCertEnv(t)
-	c := newTestController(t, controllers.APIOptions{})
+	c := newTestController(t, httpapi.Options{})
 	root := t.TempDir()
 	moved := bytes.Replace(sealedManifest(t, c.old(), "moved", "yaml", sealing.V2), []byte("namespace: prod"), []byte("namespace: staging"), 1)
 	mixed := append(append(sealedManifest(t, c.old(), "fine", "yaml", sealing.V2), "---\n"...), moved...)
@@ -247,7 +247,7 @@ func TestReencrypt_failuresLeaveFilesUntouched(t *testing.T) {
 
 func TestReencrypt_noSealedSecrets(t *testing.T) {
 	clearCertEnv(t)
-	c := newTestController(t, controllers.APIOptions{})
+	c := newTestController(t, httpapi.Options{})
 	root := t.TempDir()
 	writeTree(t, root, map[string][]byte{"a.yaml": []byte(configMapDoc), "b/c.json": []byte(`{"kind": "List", "items": []}`)})
 	out, errOut, code := ksealRun(t, "", "reencrypt", "--controller-url", c.URL, root)
@@ -259,7 +259,7 @@ func TestReencrypt_noSealedSecrets(t *testing.T) {
 func TestReencrypt_rateLimited(t *testing.T) {
 	clearCertEnv(t)
 	// One request at a time, ten per second: the CLI waits and retries.
-	c := newTestController(t, controllers.APIOptions{Rotate: controllers.RateLimit{PerSecond: 10, Burst: 1}})
+	c := newTestController(t, httpapi.Options{Rotate: httpapi.RateLimit{PerSecond: 10, Burst: 1}})
 	root := t.TempDir()
 	writeTree(t, root, map[string][]byte{
 		"a.yaml": sealedManifest(t, c.old(), "a", "yaml", sealing.V2),
@@ -274,7 +274,7 @@ func TestReencrypt_rateLimited(t *testing.T) {
 
 func TestReencrypt_controllerDown(t *testing.T) {
 	clearCertEnv(t)
-	c := newTestController(t, controllers.APIOptions{})
+	c := newTestController(t, httpapi.Options{})
 	root := t.TempDir()
 	manifest := sealedManifest(t, c.old(), "a", "yaml", sealing.V2)
 	writeTree(t, root, map[string][]byte{"a.yaml": manifest, "b.yaml": manifest})
@@ -296,7 +296,7 @@ func TestReencrypt_controllerDown(t *testing.T) {
 // the controller re-encrypts it is left as they wrote it, and reported.
 func TestReencrypt_fileChangedDuringRun(t *testing.T) {
 	clearCertEnv(t)
-	c := newTestController(t, controllers.APIOptions{})
+	c := newTestController(t, httpapi.Options{})
 	root := t.TempDir()
 	path := filepath.Join(root, "db.yaml")
 	writeTree(t, root, map[string][]byte{"db.yaml": sealedManifest(t, c.old(), "db", "yaml", sealing.V2)})
@@ -329,7 +329,7 @@ func TestReencrypt_fileChangedDuringRun(t *testing.T) {
 // (they may lead out of it) and each is named.
 func TestReencrypt_reportsSymlinks(t *testing.T) {
 	clearCertEnv(t)
-	c := newTestController(t, controllers.APIOptions{})
+	c := newTestController(t, httpapi.Options{})
 	root, outside := t.TempDir(), t.TempDir()
 	manifest := sealedManifest(t, c.old(), "db", "yaml", sealing.V2)
 	writeTree(t, outside, map[string][]byte{"db.yaml": manifest, "dir/x.yaml": manifest})

@@ -21,6 +21,7 @@ import (
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
 	"github.com/kseal-dev/kseal/controllers"
+	"github.com/kseal-dev/kseal/httpapi"
 )
 
 func main() {
@@ -163,34 +164,34 @@ func splitList(s string) []string {
 
 // apiFlags registers the flags that bound the HTTP API (docs/install.md
 // explains them); the function it returns reads them once parsed.
-func apiFlags(fs *flag.FlagSet) func() (controllers.APIOptions, error) {
+func apiFlags(fs *flag.FlagSet) func() (httpapi.Options, error) {
 	var (
-		rate        = fs.Float64("api-rate", controllers.DefaultRatePerSecond, "verify and rotate requests per second per client, each (negative: no limit)")
-		burst       = fs.Int("api-burst", controllers.DefaultRateBurst, "burst of --api-rate")
-		globalRate  = fs.Float64("api-global-rate", controllers.DefaultGlobalPerSecond, "verify and rotate requests per second of all clients together (negative: no limit)")
-		globalBurst = fs.Int("api-global-burst", controllers.DefaultGlobalBurst, "burst of --api-global-rate")
+		rate        = fs.Float64("api-rate", httpapi.DefaultRatePerSecond, "verify and rotate requests per second per client, each (negative: no limit)")
+		burst       = fs.Int("api-burst", httpapi.DefaultRateBurst, "burst of --api-rate")
+		globalRate  = fs.Float64("api-global-rate", httpapi.DefaultGlobalPerSecond, "verify and rotate requests per second of all clients together (negative: no limit)")
+		globalBurst = fs.Int("api-global-burst", httpapi.DefaultGlobalBurst, "burst of --api-global-rate")
 		trusted     = fs.String("api-trusted-proxies", "*", `peers whose X-Forwarded-For header names the client for --api-rate: "*" (any), "none", or CIDRs, such as the addresses the API server connects from`)
-		maxBody     = fs.Int64("api-max-body-bytes", controllers.DefaultMaxBodyBytes, "largest verify or rotate request body")
-		maxItems    = fs.Int("api-max-items", controllers.DefaultMaxItems, "most items of a SealedSecret sent to verify or rotate")
-		maxRSA      = fs.Int("api-max-rsa-operations", controllers.DefaultMaxRSAOps, "most RSA decryptions one verify or rotate request may need (worst case: format v1 items x RSA keys, plus 2 x keys)")
-		maxInFlight = fs.Int("api-max-in-flight", controllers.DefaultMaxInFlight, "verify and rotate requests served at once")
-		maxDecrypt  = fs.Int("api-max-decrypting", controllers.DefaultMaxDecrypting, "verify and rotate requests decrypting at once")
+		maxBody     = fs.Int64("api-max-body-bytes", httpapi.DefaultMaxBodyBytes, "largest verify or rotate request body")
+		maxItems    = fs.Int("api-max-items", httpapi.DefaultMaxItems, "most items of a SealedSecret sent to verify or rotate")
+		maxRSA      = fs.Int("api-max-rsa-operations", httpapi.DefaultMaxRSAOps, "most RSA decryptions one verify or rotate request may need (worst case: format v1 items x RSA keys, plus 2 x keys)")
+		maxInFlight = fs.Int("api-max-in-flight", httpapi.DefaultMaxInFlight, "verify and rotate requests served at once")
+		maxDecrypt  = fs.Int("api-max-decrypting", httpapi.DefaultMaxDecrypting, "verify and rotate requests decrypting at once")
 	)
-	return func() (controllers.APIOptions, error) {
-		proxies, err := controllers.ParseTrustedProxies(*trusted)
+	return func() (httpapi.Options, error) {
+		proxies, err := httpapi.ParseTrustedProxies(*trusted)
 		if err != nil {
-			return controllers.APIOptions{}, fmt.Errorf("--api-trusted-proxies: %w", err)
+			return httpapi.Options{}, fmt.Errorf("--api-trusted-proxies: %w", err)
 		}
 		for name, v := range map[string]int64{"api-max-body-bytes": *maxBody, "api-max-items": int64(*maxItems), "api-max-rsa-operations": int64(*maxRSA),
 			"api-max-in-flight": int64(*maxInFlight), "api-max-decrypting": int64(*maxDecrypt)} {
 			if v <= 0 {
-				return controllers.APIOptions{}, fmt.Errorf("--%s must be positive, not %d", name, v)
+				return httpapi.Options{}, fmt.Errorf("--%s must be positive, not %d", name, v)
 			}
 		}
-		return controllers.APIOptions{
-			Verify:         controllers.RateLimit{PerSecond: *rate, Burst: *burst},
-			Rotate:         controllers.RateLimit{PerSecond: *rate, Burst: *burst},
-			Global:         controllers.RateLimit{PerSecond: *globalRate, Burst: *globalBurst},
+		return httpapi.Options{
+			Verify:         httpapi.RateLimit{PerSecond: *rate, Burst: *burst},
+			Rotate:         httpapi.RateLimit{PerSecond: *rate, Burst: *burst},
+			Global:         httpapi.RateLimit{PerSecond: *globalRate, Burst: *globalBurst},
 			TrustedProxies: proxies,
 			MaxBodyBytes:   *maxBody,
 			MaxItems:       *maxItems,

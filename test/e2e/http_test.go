@@ -16,6 +16,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kseal-dev/kseal/controllers"
+	"github.com/kseal-dev/kseal/httpapi"
+	"github.com/kseal-dev/kseal/httpapi/wire"
 )
 
 func httpGet(t testing.TB, url string) []byte {
@@ -72,10 +74,10 @@ func httpPost(t testing.TB, url string, body []byte, header ...string) (int, str
 // an object over the item limit, and requests that pretend to be many
 // clients (the global cap holds).
 func TestHTTPAPI_noOracleAndBounded(t *testing.T) {
-	c := startController(t, controllers.Options{API: controllers.APIOptions{
+	c := startController(t, controllers.Options{API: httpapi.Options{
 		MaxItems: 3,
-		Verify:   controllers.RateLimit{PerSecond: 0.001, Burst: 100},
-		Global:   controllers.RateLimit{PerSecond: 0.001, Burst: 30},
+		Verify:   httpapi.RateLimit{PerSecond: 0.001, Burst: 100},
+		Global:   httpapi.RateLimit{PerSecond: 0.001, Burst: 30},
 	}})
 	defer c.stop()
 	ns := newNamespace(t, "api")
@@ -101,7 +103,7 @@ func TestHTTPAPI_noOracleAndBounded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		code, got := httpPost(t, c.apiURL+controllers.PathVerify, body)
+		code, got := httpPost(t, c.apiURL+wire.PathVerify, body)
 		if strings.Contains(got, password) {
 			t.Fatal("a response contains the plaintext")
 		}
@@ -120,7 +122,7 @@ func TestHTTPAPI_noOracleAndBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, got := httpPost(t, c.apiURL+controllers.PathRotate, body); code != http.StatusRequestEntityTooLarge || !strings.Contains(got, "has 4 items, more than the 3") {
+	if code, got := httpPost(t, c.apiURL+wire.PathRotate, body); code != http.StatusRequestEntityTooLarge || !strings.Contains(got, "has 4 items, more than the 3") {
 		t.Errorf("over the item limit: %d: %s", code, got)
 	}
 
@@ -132,7 +134,7 @@ func TestHTTPAPI_noOracleAndBounded(t *testing.T) {
 	}
 	admitted := 0
 	for i := range 30 {
-		if code, _ := httpPost(t, c.apiURL+controllers.PathVerify, body, "X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i)); code == http.StatusOK {
+		if code, _ := httpPost(t, c.apiURL+wire.PathVerify, body, "X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i)); code == http.StatusOK {
 			admitted++
 		}
 	}

@@ -1,4 +1,4 @@
-package controllers
+package httpapi
 
 import (
 	"fmt"
@@ -174,7 +174,7 @@ func (l *limiter) take(client string) (bool, time.Duration) {
 	return true, 0
 }
 
-// TrustAnyProxy, as APIOptions.TrustedProxies, trusts the X-Forwarded-For
+// TrustAnyProxy, as Options.TrustedProxies, trusts the X-Forwarded-For
 // header of every peer.
 var TrustAnyProxy = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
 

@@ -1,4 +1,4 @@
-package controllers_test
+package httpapi_test
 
 import (
 	"bytes"
@@ -14,9 +14,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/kseal-dev/kseal/controllers"
+	"github.com/kseal-dev/kseal/crypto/keys"
 	"github.com/kseal-dev/kseal/crypto/sealedsecret"
 	"github.com/kseal-dev/kseal/crypto/sealing"
+	"github.com/kseal-dev/kseal/httpapi"
+	"github.com/kseal-dev/kseal/httpapi/wire"
 )
 
 // countOpens wraps every request's keyring to count the items opened; hook,
@@ -57,8 +59,8 @@ func TestAPI_itemLimit(t *testing.T) {
 	c := &countOpens{}
 	opts := unlimited()
 	opts.MaxItems = 3
-	base := apiServer(t, controllers.NewStaticKeys(old), controllers.WithOpenerWrapper(opts, c.wrap))
-	for _, path := range []string{controllers.PathVerify, controllers.PathRotate} {
+	base := apiServer(t, keys.NewSet(old), httpapi.WithOpenerWrapper(opts, c.wrap))
+	for _, path := range []string{wire.PathVerify, wire.PathRotate} {
 		r := apiDo(t, base, http.MethodPost, path, apiEncode(t, "yaml", apiSeal(t, old, sealing.V2, withItems(4))))
 		wantCode(t, r, http.StatusRequestEntityTooLarge)
 		if !bytes.Contains(r.body, []byte("prod/db has 4 items, more than the 3")) || !bytes.Contains(r.body, []byte("--api-max-items")) {
@@ -68,14 +70,14 @@ func TestAPI_itemLimit(t *testing.T) {
 	if n := c.n.Load(); n != 0 {
 		t.Errorf("%d items opened for objects over the item limit", n)
 	}
-	wantCode(t, apiDo(t, base, http.MethodPost, controllers.PathVerify, apiEncode(t, "yaml", apiSeal(t, old, sealing.V2, withItems(3)))), http.StatusOK)
+	wantCode(t, apiDo(t, base, http.MethodPost, wire.PathVerify, apiEncode(t, "yaml", apiSeal(t, old, sealing.V2, withItems(3)))), http.StatusOK)
 }
 
 // TestAPI_rsaLimit: the RSA work an object may need is bounded before any
 // item is opened.
 func TestAPI_rsaLimit(t *testing.T) {
 	old, renewed := apiGenerations(t)
-	src := controllers.NewStaticKeys(old, renewed)
+	src := keys.NewSet(old, renewed)
 	ss := apiSeal(t, old, sealing.V1, withItems(5))
 	// 5 items x 2 keys, and 2 other scope labels x 2 keys once.
 	const worst = 5*2 + 2*2
@@ -83,12 +85,12 @@ func TestAPI_rsaLimit(t *testing.T) {
 		t.Fatalf("OpenCost %d, want %d", got, worst)
 	}
 	body := apiEncode(t, "yaml", ss)
-	for _, path := range []string{controllers.PathVerify, controllers.PathRotate} {
+	for _, path := range []string{wire.PathVerify, wire.PathRotate} {
 		t.Run(path, func(t *testing.T) {
 			c := &countOpens{}
 			opts := unlimited()
 			opts.MaxRSAOps = worst - 1
-			base := apiServer(t, src, controllers.WithOpenerWrapper(opts, c.wrap))
+			base := apiServer(t, src, httpapi.WithOpenerWrapper(opts, c.wrap))
 			r := apiDo(t, base, http.MethodPost, path, body)
 			wantCode(t, r, http.StatusRequestEntityTooLarge)
 			if !bytes.Contains(r.body, []byte(fmt.Sprintf("may take %d RSA decryptions, more than the %d allowed", worst, worst-1))) {
@@ -98,7 +100,7 @@ func TestAPI_rsaLimit(t *testing.T) {
 				t.Errorf("%d items opened before the refusal", n)
 			}
 			opts.MaxRSAOps = worst
-			base = apiServer(t, src, controllers.WithOpenerWrapper(opts, c.wrap))
+			base = apiServer(t, src, httpapi.WithOpenerWrapper(opts, c.wrap))
 			wantCode(t, apiDo(t, base, http.MethodPost, path, body), http.StatusOK)
 		})
 	}
@@ -126,7 +128,7 @@ func TestAPI_clientCancelStopsWork(t *testing.T) {
 	done := make(chan int, 1)
 	opts := unlimited()
 	opts.Observe = func(endpoint string, code int, _ time.Duration) { done <- code }
-	h := controllers.NewAPIHandler(controllers.NewStaticKeys(old), controllers.WithOpenerWrapper(opts, c.wrap))
+	h := httpapi.NewHandler(keys.NewSet(old), httpapi.WithOpenerWrapper(opts, c.wrap))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reqCtx <- r.Context()
 		h.ServeHTTP(w, r)
@@ -134,7 +136,7 @@ func TestAPI_clientCancelStopsWork(t *testing.T) {
 	defer srv.Close()
 
 	ctx, cancel := context.WithCancel(context.Background())
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+controllers.PathVerify, bytes.NewReader(apiEncode(t, "yaml", apiSeal(t, old, sealing.V2, withItems(5)))))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+wire.PathVerify, bytes.NewReader(apiEncode(t, "yaml", apiSeal(t, old, sealing.V2, withItems(5)))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,20 +187,20 @@ func TestAPI_concurrencyLimit(t *testing.T) {
 			}}
 			opts := unlimited()
 			opts.MaxInFlight, opts.MaxDecrypting = tt.inFlight, tt.decrypts
-			base := apiServer(t, controllers.NewStaticKeys(old), controllers.WithOpenerWrapper(opts, c.wrap))
+			base := apiServer(t, keys.NewSet(old), httpapi.WithOpenerWrapper(opts, c.wrap))
 			first := make(chan apiResponse, 1)
-			go func() { first <- apiDo(t, base, http.MethodPost, controllers.PathVerify, body) }()
+			go func() { first <- apiDo(t, base, http.MethodPost, wire.PathVerify, body) }()
 			<-holding
-			r := apiDo(t, base, http.MethodPost, controllers.PathVerify, body)
+			r := apiDo(t, base, http.MethodPost, wire.PathVerify, body)
 			wantCode(t, r, http.StatusTooManyRequests)
 			if r.header.Get("Retry-After") != "1" || !bytes.Contains(r.body, []byte(tt.want)) {
 				t.Errorf("Retry-After %q, body %q", r.header.Get("Retry-After"), r.body)
 			}
 			// Requests that decrypt nothing are not held up.
-			wantCode(t, apiDo(t, base, http.MethodGet, controllers.PathCert, nil), http.StatusOK)
+			wantCode(t, apiDo(t, base, http.MethodGet, wire.PathCert, nil), http.StatusOK)
 			free()
 			wantCode(t, <-first, http.StatusOK)
-			wantCode(t, apiDo(t, base, http.MethodPost, controllers.PathVerify, body), http.StatusOK)
+			wantCode(t, apiDo(t, base, http.MethodPost, wire.PathVerify, body), http.StatusOK)
 		})
 	}
 }
@@ -207,7 +209,7 @@ func TestAPI_concurrencyLimit(t *testing.T) {
 // when empty) and returns the status code.
 func apiDoAs(t *testing.T, base, xff string, body []byte) int {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, base+controllers.PathVerify, bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, base+wire.PathVerify, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,13 +232,13 @@ func TestAPI_perClientRateLimits(t *testing.T) {
 	old, _ := apiGenerations(t)
 	body := apiEncode(t, "yaml", apiSeal(t, old, sealing.V2))
 	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
-	opts := controllers.APIOptions{
+	opts := httpapi.Options{
 		// Client buckets refill too slowly to matter here.
-		Verify: controllers.RateLimit{PerSecond: 0.001, Burst: 2},
-		Global: controllers.RateLimit{PerSecond: 1, Burst: 5},
+		Verify: httpapi.RateLimit{PerSecond: 0.001, Burst: 2},
+		Global: httpapi.RateLimit{PerSecond: 1, Burst: 5},
 		Now:    clock.Now,
 	}
-	base := apiServer(t, controllers.NewStaticKeys(old), opts)
+	base := apiServer(t, keys.NewSet(old), opts)
 	steps := []struct {
 		xff  string
 		want int
@@ -274,8 +276,8 @@ func TestAPI_untrustedForwardedFor(t *testing.T) {
 	old, _ := apiGenerations(t)
 	body := apiEncode(t, "yaml", apiSeal(t, old, sealing.V2))
 	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
-	base := apiServer(t, controllers.NewStaticKeys(old), controllers.APIOptions{
-		Verify:         controllers.RateLimit{PerSecond: 1, Burst: 1},
+	base := apiServer(t, keys.NewSet(old), httpapi.Options{
+		Verify:         httpapi.RateLimit{PerSecond: 1, Burst: 1},
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")},
 		Now:            clock.Now,
 	})
@@ -293,9 +295,9 @@ func TestAPI_clientTableBounded(t *testing.T) {
 	old, _ := apiGenerations(t)
 	body := apiEncode(t, "yaml", apiSeal(t, old, sealing.V2))
 	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
-	base := apiServer(t, controllers.NewStaticKeys(old), controllers.APIOptions{
-		Verify:     controllers.RateLimit{PerSecond: 1, Burst: 1},
-		Global:     controllers.RateLimit{PerSecond: -1},
+	base := apiServer(t, keys.NewSet(old), httpapi.Options{
+		Verify:     httpapi.RateLimit{PerSecond: 1, Burst: 1},
+		Global:     httpapi.RateLimit{PerSecond: -1},
 		MaxClients: 1,
 		Now:        clock.Now,
 	})
@@ -315,7 +317,7 @@ func TestParseTrustedProxies(t *testing.T) {
 		want    []netip.Prefix
 		wantErr bool
 	}{
-		{in: "*", want: controllers.TrustAnyProxy},
+		{in: "*", want: httpapi.TrustAnyProxy},
 		{in: "none", want: []netip.Prefix{}},
 		{in: "10.0.0.0/8, 192.0.2.7,2001:db8::/32", want: []netip.Prefix{
 			netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("2001:db8::/32")}},
@@ -323,7 +325,7 @@ func TestParseTrustedProxies(t *testing.T) {
 		{in: "apiserver", wantErr: true},
 	}
 	for _, tt := range tests {
-		got, err := controllers.ParseTrustedProxies(tt.in)
+		got, err := httpapi.ParseTrustedProxies(tt.in)
 		if (err != nil) != tt.wantErr {
 			t.Errorf("%q: error %v", tt.in, err)
 			continue

@@ -1,4 +1,4 @@
-package controllers
+package httpapi
 
 import (
 	"context"
@@ -18,38 +18,12 @@ import (
 	"github.com/kseal-dev/kseal/crypto/keys"
 	"github.com/kseal-dev/kseal/crypto/sealedsecret"
 	"github.com/kseal-dev/kseal/crypto/sealing"
+	"github.com/kseal-dev/kseal/httpapi/wire"
 )
 
-// Paths of the controller's HTTP API. The CLI reaches them through the API
-// server's service proxy, or directly with --controller-url.
-const (
-	// PathHealthz answers 200 "ok" once a key generation exists, else 503.
-	PathHealthz = "/healthz"
-	// PathCert serves the newest generation's certificate (cert.pem).
-	PathCert = "/v1/cert.pem"
-	// PathVerify takes one SealedSecret and answers 200 when every item
-	// opens with the controller's keys under the object's scope, 409 with
-	// the reason when one does not. It never renders spec.template.
-	PathVerify = "/v1/verify"
-	// PathRotate takes one SealedSecret and returns it sealed to the newest
-	// generation.
-	PathRotate = "/v1/rotate"
-)
-
-// Response headers of the API.
-const (
-	// HeaderRotated is "true" on a POST /v1/rotate response that differs
-	// from the request, "false" when the object was already sealed to the
-	// newest generation and is returned unchanged.
-	HeaderRotated = "Kseal-Rotated"
-	// HeaderReason carries the v1alpha1 Ready reason (UnknownKey,
-	// ScopeMismatch, CorruptData) of a 409 response.
-	HeaderReason = "Kseal-Reason"
-)
-
-// APIOptions tunes NewAPIHandler. The zero value gives the production
-// defaults (see the Default constants).
-type APIOptions struct {
+// Options tunes NewHandler. The zero value gives the production defaults
+// (see the Default constants).
+type Options struct {
 	// Verify limits POST /v1/verify per client (DefaultRatePerSecond,
 	// DefaultRateBurst).
 	Verify RateLimit
@@ -100,8 +74,8 @@ type APIOptions struct {
 
 // api serves the endpoints; it holds no state besides the limits.
 type api struct {
-	src    KeySource
-	opts   APIOptions
+	src    keys.Source
+	opts   Options
 	now    func() time.Time
 	limits apiLimits
 	// verifyL and rotateL admit POST /v1/verify and POST /v1/rotate: client
@@ -119,11 +93,11 @@ type endpoint struct {
 	serve   http.HandlerFunc
 }
 
-// NewAPIHandler returns the controller's HTTP API over the keys of src:
+// NewHandler returns the controller's HTTP API over the keys of src:
 // GET /healthz, GET /v1/cert.pem, POST /v1/verify and POST /v1/rotate (see
-// the Path constants). Responses never contain a decrypted value nor depend
+// the Path constants of package wire). Responses never contain a decrypted value nor depend
 // on one; errors are one line of plain text that says what to do.
-func NewAPIHandler(src KeySource, opts APIOptions) http.Handler {
+func NewHandler(src keys.Source, opts Options) http.Handler {
 	a := &api{src: src, opts: opts, now: opts.Now}
 	if a.now == nil {
 		a.now = time.Now
@@ -136,10 +110,10 @@ func NewAPIHandler(src KeySource, opts APIOptions) http.Handler {
 	get := []string{http.MethodGet, http.MethodHead}
 	post := []string{http.MethodPost}
 	mux := http.NewServeMux()
-	mux.Handle(PathHealthz, a.handle(endpoint{"healthz", get, "GET " + PathHealthz, a.healthz}))
-	mux.Handle(PathCert, a.handle(endpoint{"cert", get, "GET " + PathCert, a.cert}))
-	mux.Handle(PathVerify, a.handle(endpoint{"verify", post, "POST one SealedSecret (YAML or JSON) to " + PathVerify, a.verify}))
-	mux.Handle(PathRotate, a.handle(endpoint{"rotate", post, "POST one SealedSecret (YAML or JSON) to " + PathRotate, a.rotate}))
+	mux.Handle(wire.PathHealthz, a.handle(endpoint{"healthz", get, "GET " + wire.PathHealthz, a.healthz}))
+	mux.Handle(wire.PathCert, a.handle(endpoint{"cert", get, "GET " + wire.PathCert, a.cert}))
+	mux.Handle(wire.PathVerify, a.handle(endpoint{"verify", post, "POST one SealedSecret (YAML or JSON) to " + wire.PathVerify, a.verify}))
+	mux.Handle(wire.PathRotate, a.handle(endpoint{"rotate", post, "POST one SealedSecret (YAML or JSON) to " + wire.PathRotate, a.rotate}))
 	mux.Handle("/", a.handle(endpoint{name: "unknown", serve: a.notFound}))
 	return mux
 }
@@ -185,7 +159,7 @@ func (a *api) cert(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (a *api) notFound(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusNotFound, "no endpoint %s: use GET %s, GET %s, POST %s or POST %s", r.URL.Path, PathHealthz, PathCert, PathVerify, PathRotate)
+	writeError(w, http.StatusNotFound, "no endpoint %s: use GET %s, GET %s, POST %s or POST %s", r.URL.Path, wire.PathHealthz, wire.PathCert, wire.PathVerify, wire.PathRotate)
 }
 
 // verify answers whether every item of the posted SealedSecret opens under
@@ -243,7 +217,7 @@ func (a *api) rotate(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set(HeaderRotated, strconv.FormatBool(changed))
+	w.Header().Set(wire.HeaderRotated, strconv.FormatBool(changed))
 	w.Write(out)
 }
 
@@ -262,7 +236,7 @@ func (a *api) refuse(w http.ResponseWriter, r *http.Request, endpoint string, ss
 	}
 	reason := sealedsecret.Reason(err)
 	a.opts.Log.Info("refused a SealedSecret", "endpoint", endpoint, "namespace", ss.Namespace, "name", ss.Name, "reason", reason)
-	w.Header().Set(HeaderReason, reason)
+	w.Header().Set(wire.HeaderReason, reason)
 	msg := err.Error()
 	switch reason {
 	case v1alpha1.ReasonUnknownKey:

@@ -1,4 +1,4 @@
-package controllers
+package httpapi
 
 import (
 	"errors"
@@ -48,7 +48,7 @@ type apiLimits struct {
 	wrapOpener func(sealedsecret.Opener) sealedsecret.Opener
 }
 
-func newAPILimits(opts APIOptions) apiLimits {
+func newAPILimits(opts Options) apiLimits {
 	l := apiLimits{
 		maxBody:    opts.MaxBodyBytes,
 		maxItems:   opts.MaxItems,

@@ -1,4 +1,4 @@
-package controllers_test
+package httpapi_test
 
 import (
 	"bytes"
@@ -17,10 +17,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
-	"github.com/kseal-dev/kseal/controllers"
 	"github.com/kseal-dev/kseal/crypto/keys"
 	"github.com/kseal-dev/kseal/crypto/sealedsecret"
 	"github.com/kseal-dev/kseal/crypto/sealing"
+	"github.com/kseal-dev/kseal/httpapi"
+	"github.com/kseal-dev/kseal/httpapi/wire"
 )
 
 // Values sealed by these tests; no response may ever contain them.
@@ -96,9 +97,9 @@ type apiResponse struct {
 }
 
 // apiServer serves the real handler over HTTP.
-func apiServer(t *testing.T, src controllers.KeySource, opts controllers.APIOptions) string {
+func apiServer(t *testing.T, src keys.Source, opts httpapi.Options) string {
 	t.Helper()
-	srv := httptest.NewServer(controllers.NewAPIHandler(src, opts))
+	srv := httptest.NewServer(httpapi.NewHandler(src, opts))
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
@@ -145,15 +146,15 @@ func wantCode(t *testing.T, r apiResponse, code int) {
 
 func TestAPI_healthz(t *testing.T) {
 	old, _ := apiGenerations(t)
-	base := apiServer(t, controllers.NewStaticKeys(old), controllers.APIOptions{})
-	r := apiDo(t, base, http.MethodGet, controllers.PathHealthz, nil)
+	base := apiServer(t, keys.NewSet(old), httpapi.Options{})
+	r := apiDo(t, base, http.MethodGet, wire.PathHealthz, nil)
 	wantCode(t, r, http.StatusOK)
 	if string(r.body) != "ok\n" {
 		t.Errorf("body %q, want ok", r.body)
 	}
 
-	empty := apiServer(t, controllers.NewStaticKeys(), controllers.APIOptions{})
-	r = apiDo(t, empty, http.MethodGet, controllers.PathHealthz, nil)
+	empty := apiServer(t, keys.NewSet(), httpapi.Options{})
+	r = apiDo(t, empty, http.MethodGet, wire.PathHealthz, nil)
 	wantCode(t, r, http.StatusServiceUnavailable)
 	if !bytes.Contains(r.body, []byte("no sealing key yet")) {
 		t.Errorf("body %q does not say that there is no key", r.body)
@@ -162,8 +163,8 @@ func TestAPI_healthz(t *testing.T) {
 
 func TestAPI_cert(t *testing.T) {
 	old, renewed := apiGenerations(t)
-	base := apiServer(t, controllers.NewStaticKeys(old, renewed), controllers.APIOptions{})
-	r := apiDo(t, base, http.MethodGet, controllers.PathCert, nil)
+	base := apiServer(t, keys.NewSet(old, renewed), httpapi.Options{})
+	r := apiDo(t, base, http.MethodGet, wire.PathCert, nil)
 	wantCode(t, r, http.StatusOK)
 	if got := r.header.Get("Content-Type"); got != "application/x-pem-file" {
 		t.Errorf("Content-Type %q", got)
@@ -172,14 +173,14 @@ func TestAPI_cert(t *testing.T) {
 		t.Errorf("served a certificate other than the newest generation's")
 	}
 
-	r = apiDo(t, base, http.MethodPost, controllers.PathCert, []byte("x"))
+	r = apiDo(t, base, http.MethodPost, wire.PathCert, []byte("x"))
 	wantCode(t, r, http.StatusMethodNotAllowed)
 	if got := r.header.Get("Allow"); got != "GET, HEAD" {
 		t.Errorf("Allow %q", got)
 	}
 
-	empty := apiServer(t, controllers.NewStaticKeys(), controllers.APIOptions{})
-	r = apiDo(t, empty, http.MethodGet, controllers.PathCert, nil)
+	empty := apiServer(t, keys.NewSet(), httpapi.Options{})
+	r = apiDo(t, empty, http.MethodGet, wire.PathCert, nil)
 	wantCode(t, r, http.StatusServiceUnavailable)
 	if !bytes.Contains(r.body, []byte("no sealing key yet")) {
 		t.Errorf("body %q", r.body)
@@ -221,17 +222,17 @@ func TestAPI_verify(t *testing.T) {
 		{name: "two objects", body: twoDocs, code: 400, contains: []string{"found 2 documents"}},
 		{name: "GET", method: http.MethodGet, code: 405, contains: []string{"POST one SealedSecret"}},
 	}
-	base := apiServer(t, controllers.NewStaticKeys(old, renewed), controllers.APIOptions{})
+	base := apiServer(t, keys.NewSet(old, renewed), httpapi.Options{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			method := tt.method
 			if method == "" {
 				method = http.MethodPost
 			}
-			r := apiDo(t, base, method, controllers.PathVerify, tt.body)
+			r := apiDo(t, base, method, wire.PathVerify, tt.body)
 			wantCode(t, r, tt.code)
-			if got := r.header.Get(controllers.HeaderReason); got != tt.reason {
-				t.Errorf("%s: %q, want %q", controllers.HeaderReason, got, tt.reason)
+			if got := r.header.Get(wire.HeaderReason); got != tt.reason {
+				t.Errorf("%s: %q, want %q", wire.HeaderReason, got, tt.reason)
 			}
 			for _, c := range tt.contains {
 				if !bytes.Contains(r.body, []byte(c)) {
@@ -245,11 +246,11 @@ func TestAPI_verify(t *testing.T) {
 func TestAPI_verifyRefused(t *testing.T) {
 	old, renewed := apiGenerations(t)
 	// The cluster holds only the old key; the object was sealed elsewhere.
-	base := apiServer(t, controllers.NewStaticKeys(old), controllers.APIOptions{})
+	base := apiServer(t, keys.NewSet(old), httpapi.Options{})
 	for _, v := range []sealing.Version{sealing.V2, sealing.V1} {
-		r := apiDo(t, base, http.MethodPost, controllers.PathVerify, apiEncode(t, "yaml", apiSeal(t, renewed, v)))
+		r := apiDo(t, base, http.MethodPost, wire.PathVerify, apiEncode(t, "yaml", apiSeal(t, renewed, v)))
 		wantCode(t, r, http.StatusConflict)
-		if got := r.header.Get(controllers.HeaderReason); got != v1alpha1.ReasonUnknownKey {
+		if got := r.header.Get(wire.HeaderReason); got != v1alpha1.ReasonUnknownKey {
 			t.Errorf("%v: reason %q", v, got)
 		}
 		if !bytes.Contains(r.body, []byte("unknown key")) || !bytes.Contains(r.body, []byte("seal it again with this cluster's certificate")) {
@@ -257,8 +258,8 @@ func TestAPI_verifyRefused(t *testing.T) {
 		}
 	}
 
-	empty := apiServer(t, controllers.NewStaticKeys(), controllers.APIOptions{})
-	r := apiDo(t, empty, http.MethodPost, controllers.PathVerify, apiEncode(t, "yaml", apiSeal(t, old, sealing.V2)))
+	empty := apiServer(t, keys.NewSet(), httpapi.Options{})
+	r := apiDo(t, empty, http.MethodPost, wire.PathVerify, apiEncode(t, "yaml", apiSeal(t, old, sealing.V2)))
 	wantCode(t, r, http.StatusServiceUnavailable)
 }
 
@@ -266,18 +267,18 @@ func TestAPI_bodyLimit(t *testing.T) {
 	old, _ := apiGenerations(t)
 	body := apiEncode(t, "yaml", apiSeal(t, old, sealing.V2))
 
-	base := apiServer(t, controllers.NewStaticKeys(old), controllers.APIOptions{})
-	huge := append(bytes.Repeat([]byte("# padding\n"), controllers.DefaultMaxBodyBytes/10+1), body...)
-	for _, path := range []string{controllers.PathVerify, controllers.PathRotate} {
+	base := apiServer(t, keys.NewSet(old), httpapi.Options{})
+	huge := append(bytes.Repeat([]byte("# padding\n"), httpapi.DefaultMaxBodyBytes/10+1), body...)
+	for _, path := range []string{wire.PathVerify, wire.PathRotate} {
 		r := apiDo(t, base, http.MethodPost, path, huge)
 		wantCode(t, r, http.StatusRequestEntityTooLarge)
-		if !bytes.Contains(r.body, []byte(fmt.Sprintf("larger than %d bytes", controllers.DefaultMaxBodyBytes))) {
+		if !bytes.Contains(r.body, []byte(fmt.Sprintf("larger than %d bytes", httpapi.DefaultMaxBodyBytes))) {
 			t.Errorf("%s: body %q", path, r.body)
 		}
 	}
 
-	small := apiServer(t, controllers.NewStaticKeys(old), controllers.APIOptions{MaxBodyBytes: int64(len(body) - 1)})
-	wantCode(t, apiDo(t, small, http.MethodPost, controllers.PathVerify, body), http.StatusRequestEntityTooLarge)
+	small := apiServer(t, keys.NewSet(old), httpapi.Options{MaxBodyBytes: int64(len(body) - 1)})
+	wantCode(t, apiDo(t, small, http.MethodPost, wire.PathVerify, body), http.StatusRequestEntityTooLarge)
 }
 
 // fakeClock is a settable clock for the rate limits.
@@ -302,15 +303,15 @@ func TestAPI_rateLimit(t *testing.T) {
 	old, _ := apiGenerations(t)
 	body := apiEncode(t, "yaml", apiSeal(t, old, sealing.V2))
 	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
-	base := apiServer(t, controllers.NewStaticKeys(old), controllers.APIOptions{
-		Verify: controllers.RateLimit{PerSecond: 0.5, Burst: 2},
-		Rotate: controllers.RateLimit{PerSecond: 1, Burst: 1},
+	base := apiServer(t, keys.NewSet(old), httpapi.Options{
+		Verify: httpapi.RateLimit{PerSecond: 0.5, Burst: 2},
+		Rotate: httpapi.RateLimit{PerSecond: 1, Burst: 1},
 		Now:    clock.Now,
 	})
 
-	wantCode(t, apiDo(t, base, http.MethodPost, controllers.PathVerify, body), 200)
-	wantCode(t, apiDo(t, base, http.MethodPost, controllers.PathVerify, body), 200)
-	r := apiDo(t, base, http.MethodPost, controllers.PathVerify, body)
+	wantCode(t, apiDo(t, base, http.MethodPost, wire.PathVerify, body), 200)
+	wantCode(t, apiDo(t, base, http.MethodPost, wire.PathVerify, body), 200)
+	r := apiDo(t, base, http.MethodPost, wire.PathVerify, body)
 	wantCode(t, r, http.StatusTooManyRequests)
 	if got := r.header.Get("Retry-After"); got != "2" {
 		t.Errorf("Retry-After %q, want 2", got)
@@ -320,17 +321,17 @@ func TestAPI_rateLimit(t *testing.T) {
 	}
 
 	// Rotate has a bucket of its own.
-	wantCode(t, apiDo(t, base, http.MethodPost, controllers.PathRotate, body), 200)
-	wantCode(t, apiDo(t, base, http.MethodPost, controllers.PathRotate, body), http.StatusTooManyRequests)
+	wantCode(t, apiDo(t, base, http.MethodPost, wire.PathRotate, body), 200)
+	wantCode(t, apiDo(t, base, http.MethodPost, wire.PathRotate, body), http.StatusTooManyRequests)
 	// Other endpoints are not limited.
 	for range 5 {
-		wantCode(t, apiDo(t, base, http.MethodGet, controllers.PathCert, nil), 200)
+		wantCode(t, apiDo(t, base, http.MethodGet, wire.PathCert, nil), 200)
 	}
 
 	clock.Advance(2 * time.Second)
-	wantCode(t, apiDo(t, base, http.MethodPost, controllers.PathVerify, body), 200)
-	wantCode(t, apiDo(t, base, http.MethodPost, controllers.PathVerify, body), http.StatusTooManyRequests)
-	wantCode(t, apiDo(t, base, http.MethodPost, controllers.PathRotate, body), 200)
+	wantCode(t, apiDo(t, base, http.MethodPost, wire.PathVerify, body), 200)
+	wantCode(t, apiDo(t, base, http.MethodPost, wire.PathVerify, body), http.StatusTooManyRequests)
+	wantCode(t, apiDo(t, base, http.MethodPost, wire.PathRotate, body), 200)
 }
 
 func TestAPI_observe(t *testing.T) {
@@ -341,17 +342,17 @@ func TestAPI_observe(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var calls []call
-	base := apiServer(t, controllers.NewStaticKeys(old), controllers.APIOptions{
+	base := apiServer(t, keys.NewSet(old), httpapi.Options{
 		Observe: func(endpoint string, code int, _ time.Duration) {
 			mu.Lock()
 			defer mu.Unlock()
 			calls = append(calls, call{endpoint, code})
 		},
 	})
-	apiDo(t, base, http.MethodGet, controllers.PathHealthz, nil)
-	apiDo(t, base, http.MethodGet, controllers.PathCert, nil)
-	apiDo(t, base, http.MethodPost, controllers.PathVerify, []byte("kind: ConfigMap"))
-	apiDo(t, base, http.MethodGet, controllers.PathRotate, nil)
+	apiDo(t, base, http.MethodGet, wire.PathHealthz, nil)
+	apiDo(t, base, http.MethodGet, wire.PathCert, nil)
+	apiDo(t, base, http.MethodPost, wire.PathVerify, []byte("kind: ConfigMap"))
+	apiDo(t, base, http.MethodGet, wire.PathRotate, nil)
 	if r := apiDo(t, base, http.MethodGet, "/nope", nil); !bytes.Contains(r.body, []byte("no endpoint /nope: use GET /healthz, GET /v1/cert.pem, POST /v1/verify or POST /v1/rotate")) {
 		t.Errorf("404 body %q does not list the endpoints", r.body)
 	}
@@ -399,17 +400,17 @@ func apiDecode(t *testing.T, body []byte) *v1alpha1.SealedSecret {
 // header.
 func apiRotate(t *testing.T, base string, body []byte, rotated string) apiResponse {
 	t.Helper()
-	r := apiDo(t, base, http.MethodPost, controllers.PathRotate, body)
+	r := apiDo(t, base, http.MethodPost, wire.PathRotate, body)
 	wantCode(t, r, http.StatusOK)
-	if got := r.header.Get(controllers.HeaderRotated); got != rotated {
-		t.Fatalf("%s: %q, want %q", controllers.HeaderRotated, got, rotated)
+	if got := r.header.Get(wire.HeaderRotated); got != rotated {
+		t.Fatalf("%s: %q, want %q", wire.HeaderRotated, got, rotated)
 	}
 	return r
 }
 
 func TestAPI_rotateAfterRenewal(t *testing.T) {
 	old, renewed := apiGenerations(t)
-	base := apiServer(t, controllers.NewStaticKeys(old, renewed), controllers.APIOptions{})
+	base := apiServer(t, keys.NewSet(old, renewed), httpapi.Options{})
 	before := apiSeal(t, old, sealing.V2)
 	// A comment and a field order of the user's own survive the rotation.
 	body := append([]byte("# database credentials\n"), apiEncode(t, "yaml", before)...)
@@ -450,7 +451,7 @@ func TestAPI_rotateAfterRenewal(t *testing.T) {
 
 func TestAPI_rotatePartlyRenewed(t *testing.T) {
 	old, renewed := apiGenerations(t)
-	base := apiServer(t, controllers.NewStaticKeys(old, renewed), controllers.APIOptions{})
+	base := apiServer(t, keys.NewSet(old, renewed), httpapi.Options{})
 	ss := apiSeal(t, renewed, sealing.V2)
 	ss.Spec.EncryptedData["user"] = apiSeal(t, old, sealing.V2).Spec.EncryptedData["user"]
 	r := apiRotate(t, base, apiEncode(t, "yaml", ss), "true")
@@ -459,7 +460,7 @@ func TestAPI_rotatePartlyRenewed(t *testing.T) {
 
 func TestAPI_rotateBitnami(t *testing.T) {
 	old, renewed := apiGenerations(t)
-	base := apiServer(t, controllers.NewStaticKeys(old, renewed), controllers.APIOptions{})
+	base := apiServer(t, keys.NewSet(old, renewed), httpapi.Options{})
 	r := apiRotate(t, base, apiEncode(t, "yaml", apiSeal(t, old, sealing.V1)), "true")
 	after := apiDecode(t, r.body)
 	if after.APIVersion != sealedsecret.BitnamiAPIVersion {
@@ -477,7 +478,7 @@ func TestAPI_rotateBitnami(t *testing.T) {
 
 func TestAPI_rotateKeepsScope(t *testing.T) {
 	old, renewed := apiGenerations(t)
-	base := apiServer(t, controllers.NewStaticKeys(old, renewed), controllers.APIOptions{})
+	base := apiServer(t, keys.NewSet(old, renewed), httpapi.Options{})
 	tests := []struct {
 		name    string
 		version sealing.Version
@@ -518,7 +519,7 @@ func TestAPI_rotateKeepsScope(t *testing.T) {
 
 func TestAPI_rotateJSON(t *testing.T) {
 	old, renewed := apiGenerations(t)
-	base := apiServer(t, controllers.NewStaticKeys(old, renewed), controllers.APIOptions{})
+	base := apiServer(t, keys.NewSet(old, renewed), httpapi.Options{})
 	r := apiRotate(t, base, apiEncode(t, "json", apiSeal(t, old, sealing.V2)), "true")
 	if got := r.header.Get("Content-Type"); got != "application/json" {
 		t.Errorf("Content-Type %q", got)
@@ -533,7 +534,7 @@ func TestAPI_rotateReencodes(t *testing.T) {
 	// A ciphertext written twice cannot be replaced in the text: the object
 	// is encoded again, keeping its other fields.
 	old, renewed := apiGenerations(t)
-	base := apiServer(t, controllers.NewStaticKeys(old, renewed), controllers.APIOptions{})
+	base := apiServer(t, keys.NewSet(old, renewed), httpapi.Options{})
 	ss := apiSeal(t, old, sealing.V2)
 	ss.Spec.EncryptedData["copy"] = ss.Spec.EncryptedData["password"]
 	ss.Annotations = map[string]string{"example.com/team": "a"}
@@ -553,28 +554,28 @@ func TestAPI_rotateRefused(t *testing.T) {
 	moved := apiSeal(t, old, sealing.V2)
 	moved.Namespace = "staging"
 
-	base := apiServer(t, controllers.NewStaticKeys(old, renewed), controllers.APIOptions{})
-	r := apiDo(t, base, http.MethodPost, controllers.PathRotate, apiEncode(t, "yaml", moved))
+	base := apiServer(t, keys.NewSet(old, renewed), httpapi.Options{})
+	r := apiDo(t, base, http.MethodPost, wire.PathRotate, apiEncode(t, "yaml", moved))
 	wantCode(t, r, http.StatusConflict)
-	if r.header.Get(controllers.HeaderReason) != v1alpha1.ReasonScopeMismatch || r.header.Get(controllers.HeaderRotated) != "" {
+	if r.header.Get(wire.HeaderReason) != v1alpha1.ReasonScopeMismatch || r.header.Get(wire.HeaderRotated) != "" {
 		t.Errorf("headers %v", r.header)
 	}
 	if !bytes.Contains(r.body, []byte(`unseal staging/db: items "password", "user": scope mismatch`)) {
 		t.Errorf("body %q", r.body)
 	}
 
-	onlyOld := apiServer(t, controllers.NewStaticKeys(old), controllers.APIOptions{})
-	r = apiDo(t, onlyOld, http.MethodPost, controllers.PathRotate, apiEncode(t, "yaml", apiSeal(t, renewed, sealing.V1)))
+	onlyOld := apiServer(t, keys.NewSet(old), httpapi.Options{})
+	r = apiDo(t, onlyOld, http.MethodPost, wire.PathRotate, apiEncode(t, "yaml", apiSeal(t, renewed, sealing.V1)))
 	wantCode(t, r, http.StatusConflict)
-	if r.header.Get(controllers.HeaderReason) != v1alpha1.ReasonUnknownKey {
-		t.Errorf("reason %q", r.header.Get(controllers.HeaderReason))
+	if r.header.Get(wire.HeaderReason) != v1alpha1.ReasonUnknownKey {
+		t.Errorf("reason %q", r.header.Get(wire.HeaderReason))
 	}
 
-	wantCode(t, apiDo(t, base, http.MethodPost, controllers.PathRotate, []byte("kind: Secret\napiVersion: v1\n")), http.StatusBadRequest)
-	wantCode(t, apiDo(t, base, http.MethodPut, controllers.PathRotate, nil), http.StatusMethodNotAllowed)
+	wantCode(t, apiDo(t, base, http.MethodPost, wire.PathRotate, []byte("kind: Secret\napiVersion: v1\n")), http.StatusBadRequest)
+	wantCode(t, apiDo(t, base, http.MethodPut, wire.PathRotate, nil), http.StatusMethodNotAllowed)
 
-	empty := apiServer(t, controllers.NewStaticKeys(), controllers.APIOptions{})
-	wantCode(t, apiDo(t, empty, http.MethodPost, controllers.PathRotate, apiEncode(t, "yaml", apiSeal(t, old, sealing.V2))), http.StatusServiceUnavailable)
+	empty := apiServer(t, keys.NewSet(), httpapi.Options{})
+	wantCode(t, apiDo(t, empty, http.MethodPost, wire.PathRotate, apiEncode(t, "yaml", apiSeal(t, old, sealing.V2))), http.StatusServiceUnavailable)
 }
 
 // TestAPI_neverReturnsPlaintext sends every kind of request, including
@@ -582,7 +583,7 @@ func TestAPI_rotateRefused(t *testing.T) {
 // apiDo) that no response carries a value.
 func TestAPI_neverReturnsPlaintext(t *testing.T) {
 	old, renewed := apiGenerations(t)
-	base := apiServer(t, controllers.NewStaticKeys(old, renewed), controllers.APIOptions{Verify: controllers.RateLimit{PerSecond: -1}, Rotate: controllers.RateLimit{PerSecond: -1}})
+	base := apiServer(t, keys.NewSet(old, renewed), httpapi.Options{Verify: httpapi.RateLimit{PerSecond: -1}, Rotate: httpapi.RateLimit{PerSecond: -1}})
 	leaky := apiSeal(t, old, sealing.V2)
 	leaky.Spec.Template.Data = map[string]string{"x": `{{ printf "%s:%s" .password .missing }}`}
 	moved := apiSeal(t, old, sealing.V1)
@@ -596,11 +597,11 @@ func TestAPI_neverReturnsPlaintext(t *testing.T) {
 		[]byte("password: " + apiPlaintexts["password"] + ": {["),
 	}
 	for _, body := range bodies {
-		for _, path := range []string{controllers.PathVerify, controllers.PathRotate} {
+		for _, path := range []string{wire.PathVerify, wire.PathRotate} {
 			apiDo(t, base, http.MethodPost, path, body)
 		}
 	}
-	for _, path := range []string{controllers.PathHealthz, controllers.PathCert} {
+	for _, path := range []string{wire.PathHealthz, wire.PathCert} {
 		apiDo(t, base, http.MethodGet, path, nil)
 	}
 }

@@ -1,4 +1,4 @@
-package controllers_test
+package httpapi_test
 
 import (
 	"bytes"
@@ -9,9 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kseal-dev/kseal/controllers"
 	"github.com/kseal-dev/kseal/crypto/keys"
 	"github.com/kseal-dev/kseal/crypto/sealing"
+	"github.com/kseal-dev/kseal/httpapi"
+	"github.com/kseal-dev/kseal/httpapi/wire"
 )
 
 // plaintextProbes are spec.template.data values an attacker pairs with a
@@ -52,9 +53,9 @@ func comparableResponse(r apiResponse) string {
 	return b.String()
 }
 
-func unlimited() controllers.APIOptions {
-	off := controllers.RateLimit{PerSecond: -1}
-	return controllers.APIOptions{Verify: off, Rotate: off, Global: off}
+func unlimited() httpapi.Options {
+	off := httpapi.RateLimit{PerSecond: -1}
+	return httpapi.Options{Verify: off, Rotate: off, Global: off}
 }
 
 // TestAPI_verifyIsNoPlaintextOracle posts the same sealed values with every
@@ -62,7 +63,7 @@ func unlimited() controllers.APIOptions {
 // not run templates at all.
 func TestAPI_verifyIsNoPlaintextOracle(t *testing.T) {
 	old, _ := apiGenerations(t)
-	base := apiServer(t, controllers.NewStaticKeys(old), unlimited())
+	base := apiServer(t, keys.NewSet(old), unlimited())
 	for _, v := range []sealing.Version{sealing.V2, sealing.V1} {
 		t.Run(v.String(), func(t *testing.T) {
 			victim := apiSeal(t, old, v)
@@ -73,7 +74,7 @@ func TestAPI_verifyIsNoPlaintextOracle(t *testing.T) {
 				if tmpl := plaintextProbes[name]; tmpl != "" {
 					probe.Spec.Template.Data = map[string]string{"probe": tmpl}
 				}
-				r := apiDo(t, base, http.MethodPost, controllers.PathVerify, apiEncode(t, "yaml", probe))
+				r := apiDo(t, base, http.MethodPost, wire.PathVerify, apiEncode(t, "yaml", probe))
 				got := comparableResponse(r)
 				if want == "" {
 					want = got
@@ -94,7 +95,7 @@ func TestAPI_verifyIsNoPlaintextOracle(t *testing.T) {
 func TestAPI_rotateIsNoPlaintextOracle(t *testing.T) {
 	old, renewed := apiGenerations(t)
 	for _, gens := range [][]*keys.Generation{{old}, {old, renewed}} {
-		base := apiServer(t, controllers.NewStaticKeys(gens...), unlimited())
+		base := apiServer(t, keys.NewSet(gens...), unlimited())
 		victim := apiSeal(t, old, sealing.V2)
 		var want string
 		for _, name := range slices.Sorted(maps.Keys(plaintextProbes)) {
@@ -104,7 +105,7 @@ func TestAPI_rotateIsNoPlaintextOracle(t *testing.T) {
 				probe.Spec.Template.Data = map[string]string{"probe": tmpl}
 			}
 			body := apiEncode(t, "yaml", probe)
-			r := apiDo(t, base, http.MethodPost, controllers.PathRotate, body)
+			r := apiDo(t, base, http.MethodPost, wire.PathRotate, body)
 			wantCode(t, r, http.StatusOK)
 			if len(gens) == 1 && !bytes.Equal(r.body, body) {
 				t.Errorf("probe %q: an up-to-date object came back changed", name)
