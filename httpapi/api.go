@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +16,6 @@ import (
 	"github.com/kseal-dev/kseal/api/v1alpha1"
 	"github.com/kseal-dev/kseal/crypto/keys"
 	"github.com/kseal-dev/kseal/crypto/sealedsecret"
-	"github.com/kseal-dev/kseal/crypto/sealing"
 	"github.com/kseal-dev/kseal/httpapi/wire"
 )
 
@@ -194,8 +192,8 @@ func (a *api) rotate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, msgNoKeys)
 		return
 	}
-	sealed, changed, err := reseal(r.Context(), ss, req.opener, newest)
-	if errors.Is(err, errNoRecipient) {
+	sealed, changed, err := sealedsecret.Reseal(r.Context(), ss, req.opener, newest)
+	if errors.Is(err, sealedsecret.ErrNoRecipient) {
 		writeError(w, http.StatusConflict, "rotate %s: %v", objectName(ss), err)
 		return
 	}
@@ -245,49 +243,6 @@ func (a *api) refuse(w http.ResponseWriter, r *http.Request, endpoint string, ss
 		msg += "; the ciphertext was changed or cut: seal the value again"
 	}
 	writeError(w, http.StatusConflict, "%s", msg)
-}
-
-// errNoRecipient: a kseal.dev object must be sealed in format v2, which the
-// newest generation cannot do.
-var errNoRecipient = errors.New("the newest key generation has no post-quantum recipient (it was imported from sealed-secrets), so it cannot seal format v2; create a kseal key generation or convert the object to bitnami.com/v1alpha1")
-
-// reseal opens every item of ss with kr and, unless each one is already
-// sealed to newest in the object's format (v2 for kseal.dev, v1 for
-// bitnami.com), seals them all again to newest under the same scope label. It
-// returns the new spec.encryptedData and whether it differs from the old one.
-// Like verify it never renders templates. Decrypted values are wiped before
-// it returns; an open failure is a *sealedsecret.Error.
-func reseal(ctx context.Context, ss *v1alpha1.SealedSecret, kr sealedsecret.Opener, newest *keys.Generation) (map[string]string, bool, error) {
-	version := sealing.V2
-	if ss.APIVersion == sealedsecret.BitnamiAPIVersion {
-		version = sealing.V1
-	}
-	pk := &newest.Certificate.PublicKey
-	newestID, hasID := newest.Certificate.KeyID()
-	if version == sealing.V2 && !hasID {
-		return nil, false, errNoRecipient
-	}
-	opened, err := sealedsecret.OpenItems(ctx, ss, kr, sealedsecret.OpenOptions{PreferKey: newest.Name})
-	if err != nil {
-		return nil, false, err
-	}
-	defer opened.Wipe()
-	current := true
-	for item, key := range opened.Keys {
-		if version == sealing.V2 {
-			current = current && opened.V2[item] && key.ID == newestID
-		} else {
-			current = current && !opened.V2[item] && key.RSA != nil && key.RSA.PublicKey.Equal(pk.RSA)
-		}
-	}
-	if current {
-		return nil, false, nil
-	}
-	sealed, err := sealedsecret.SealItems(opened.Data, pk, version, opened.Label)
-	if err != nil {
-		return nil, false, fmt.Errorf("seal again: %w", err)
-	}
-	return sealed, true, nil
 }
 
 func objectName(ss *v1alpha1.SealedSecret) string {

@@ -3,7 +3,10 @@
 // controller: the scope comes from the object's annotations, every item is
 // sealed under the same label, and unsealing reports a typed error per item.
 //
-// Start with Seal and Unseal; Decode reads the manifests users give the CLI.
+// Start with Seal and Unseal. Reseal seals an object's items again to the
+// newest key generation (the controller's POST /v1/rotate); OpenItems and
+// OpenCost are the bounded opening both build on. DecodeSecret and
+// DecodeSealedSecret read the manifests users give the CLI.
 package sealedsecret
 
 // Kubernetes API versions of the SealedSecret kinds kseal reads and writes.
