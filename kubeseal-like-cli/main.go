@@ -1,10 +1,3 @@
-// Package cli is the kseal command line: sealing Secrets into SealedSecrets
-// (kubeseal's flags where they mean the same), offline unsealing for disaster
-// recovery, key generation and certificate inspection.
-//
-// Main is the entry point; cmd/kseal only calls it. Every command reads its
-// flags into an options struct and returns an error, which Main prints with a
-// hint when one is known.
 package cli
 
 import (

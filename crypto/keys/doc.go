@@ -6,5 +6,7 @@
 //
 // Start with Generate for a new generation, FromSecret to read one from a
 // cluster Secret (kseal's or a Bitnami sealed-secrets key), ParseCertificate
-// for a sealer's cert.pem, and ParsePrivateKeys for recovery files.
+// for a sealer's cert.pem, and ParsePrivateKeys for recovery files. A Source
+// gives a holder's current keys (the controller's key manager is one); a Set
+// is a fixed, immutable Source over some generations.
 package keys
