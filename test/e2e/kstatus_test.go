@@ -5,11 +5,13 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
 	"github.com/kseal-dev/kseal/controllers"
@@ -64,6 +66,16 @@ func TestKstatus_sealedSecret(t *testing.T) {
 	ns := newNamespace(t, "kstatus")
 	other := newNamespace(t, "kstatus-other")
 	const kind = "SealedSecret"
+	// Controllers started by later tests watch every namespace: leave no
+	// failing SealedSecret behind for them to decrypt again.
+	defer func() {
+		for _, k := range []client.ObjectKey{clientKey(ns, "good"), clientKey(other, "moved"), clientKey(ns, "corrupt")} {
+			ss := &v1alpha1.SealedSecret{ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Name}}
+			if err := env.Client.Delete(ctx, ss); err != nil && !apierrors.IsNotFound(err) {
+				t.Error(err)
+			}
+		}
+	}()
 
 	good := sealSecret(t, c, secret(ns, "good", map[string]string{"v": canary("ks-good")}))
 	good.APIVersion = sealedsecret.APIVersion
@@ -142,6 +154,18 @@ func TestKstatus_externalSecret(t *testing.T) {
 	c := startController(t, controllers.Options{})
 	defer c.stop()
 	ns := newNamespace(t, "kstatus-es")
+	// Leave no failing object for the controllers of later tests to retry.
+	defer func() {
+		for _, o := range []client.Object{
+			&v1alpha1.ExternalSecret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "unreachable"}},
+			&v1alpha1.ExternalSecret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "notjson"}},
+			&v1alpha1.SecretStore{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "down"}},
+		} {
+			if err := env.Client.Delete(ctx, o); err != nil && !apierrors.IsNotFound(err) {
+				t.Error(err)
+			}
+		}
+	}()
 	srv.CreateSecret(t, ns+"/v", `{"token":"`+canary("ks-es")+`"}`, nil)
 	awsStore(t, srv, ns, "aws")
 	storeReady(t, ns, "aws", metav1.ConditionTrue)
