@@ -75,6 +75,13 @@ type syncError struct {
 	retryable bool
 }
 
+// requeued reports whether a non-retryable failure is still looked at again
+// after a while: a store or remote key may be created later (a store in a
+// later sync wave), so the ExternalSecret reads as in progress, not stalled.
+func (e *syncError) requeued() bool {
+	return e.reason == v1alpha1.ReasonStoreNotFound || e.reason == v1alpha1.ReasonRemoteNotFound
+}
+
 func (e *syncError) Error() string { return e.err.Error() }
 func (e *syncError) Unwrap() error { return e.err }
 
@@ -115,7 +122,7 @@ func (r *ExternalSecretReconciler) Reconcile(ctx context.Context, req reconcile.
 		if !errors.As(err, &se) {
 			se = &syncError{reason: v1alpha1.ReasonProviderError, err: err, retryable: true}
 		}
-		setESReady(es, metav1.ConditionFalse, se.reason, se.err.Error())
+		setFailed(es, se.retryable || se.requeued(), se.reason, se.err.Error())
 		r.event(es, corev1.EventTypeWarning, EventSyncFailed, se.err.Error())
 		syncTotal.WithLabelValues("error", se.reason).Inc()
 		if perr := r.patchStatus(ctx, base, es); perr != nil {
@@ -124,14 +131,14 @@ func (r *ExternalSecretReconciler) Reconcile(ctx context.Context, req reconcile.
 		if se.retryable {
 			return reconcile.Result{}, err // exponential backoff
 		}
-		if se.reason == v1alpha1.ReasonStoreNotFound || se.reason == v1alpha1.ReasonRemoteNotFound {
+		if se.requeued() {
 			return reconcile.Result{RequeueAfter: min(interval, 5*time.Minute) + time.Second}, nil
 		}
 		return reconcile.Result{}, nil // fixed by a spec change
 	}
 	es.Status.RefreshTime = metav1.NewTime(now)
 	es.Status.SyncedResourceVersion = syncVersion(es)
-	setESReady(es, metav1.ConditionTrue, v1alpha1.ReasonSecretSynced, result)
+	setReadyTrue(es, v1alpha1.ReasonSecretSynced, result)
 	syncTotal.WithLabelValues("success", v1alpha1.ReasonSecretSynced).Inc()
 	if err := r.patchStatus(ctx, base, es); err != nil {
 		return reconcile.Result{}, err
@@ -412,13 +419,6 @@ func (r *ExternalSecretReconciler) now() time.Time {
 		return time.Now()
 	}
 	return r.Now()
-}
-
-func setESReady(es *v1alpha1.ExternalSecret, status metav1.ConditionStatus, reason, message string) {
-	apimeta.SetStatusCondition(&es.Status.Conditions, metav1.Condition{
-		Type: v1alpha1.ConditionReady, Status: status, Reason: reason, Message: message, ObservedGeneration: es.Generation,
-	})
-	es.Status.ObservedGeneration = es.Generation
 }
 
 func targetName(es *v1alpha1.ExternalSecret) string {

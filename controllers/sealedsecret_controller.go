@@ -9,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -121,10 +120,10 @@ func (r *SealedSecretReconciler) Reconcile(ctx context.Context, req reconcile.Re
 	act, reason, message := decide(in)
 	switch act {
 	case actionNone:
-		setReady(ss, metav1.ConditionTrue, reason, message)
+		setReadyTrue(ss, reason, message)
 		return reconcile.Result{}, nil
 	case actionRefuse:
-		setReady(ss, metav1.ConditionFalse, reason, message)
+		setFailed(ss, false, reason, message)
 		r.event(ss, corev1.EventTypeWarning, reason, message)
 		unsealTotal.WithLabelValues("error", reason).Inc()
 		return reconcile.Result{}, nil // re-run when the Secret or SealedSecret changes
@@ -132,13 +131,13 @@ func (r *SealedSecretReconciler) Reconcile(ctx context.Context, req reconcile.Re
 
 	if len(r.Keys.Keyring().Keys()) == 0 {
 		// Only decryption needs keys; an up-to-date Secret was confirmed above.
-		setReady(ss, metav1.ConditionUnknown, v1alpha1.ReasonProgressing, "waiting for the controller's keys to load")
+		setWaiting(ss, "waiting for the controller's keys to load")
 		return reconcile.Result{RequeueAfter: time.Second}, nil
 	}
 	desired, keyName, err := r.unseal(ss, secret)
 	if err != nil {
 		reason := sealedsecret.Reason(err)
-		setReady(ss, metav1.ConditionFalse, reason, err.Error())
+		setFailed(ss, false, reason, err.Error())
 		r.event(ss, corev1.EventTypeWarning, EventUnsealFailed, err.Error())
 		unsealTotal.WithLabelValues("error", reason).Inc()
 		// Bad ciphertext or scope does not heal by retrying; a key change or
@@ -146,10 +145,10 @@ func (r *SealedSecretReconciler) Reconcile(ctx context.Context, req reconcile.Re
 		return reconcile.Result{}, reconcile.TerminalError(err)
 	}
 	if err := writeTargetSecret(ctx, r.Client, ss, in, desired, keyName, act); err != nil {
-		setReady(ss, metav1.ConditionFalse, v1alpha1.ReasonProgressing, "writing the Secret failed: "+err.Error())
+		setFailed(ss, true, v1alpha1.ReasonProgressing, "writing the Secret failed: "+err.Error())
 		return reconcile.Result{}, err
 	}
-	setReady(ss, metav1.ConditionTrue, v1alpha1.ReasonUnsealed, messageUpToDate)
+	setReadyTrue(ss, v1alpha1.ReasonUnsealed, messageUpToDate)
 	r.event(ss, corev1.EventTypeNormal, EventUnsealed, fmt.Sprintf("Secret %s %s", ss.Name, map[action]string{actionCreate: "created", actionUpdate: "updated"}[act]))
 	unsealTotal.WithLabelValues("success", v1alpha1.ReasonUnsealed).Inc()
 	return reconcile.Result{}, nil
@@ -203,17 +202,6 @@ func (r *SealedSecretReconciler) event(ss *v1alpha1.SealedSecret, typ, reason, m
 	if r.Recorder != nil {
 		r.Recorder.Event(ss, typ, reason, message)
 	}
-}
-
-func setReady(ss *v1alpha1.SealedSecret, status metav1.ConditionStatus, reason, message string) {
-	apimeta.SetStatusCondition(&ss.Status.Conditions, metav1.Condition{
-		Type:               v1alpha1.ConditionReady,
-		Status:             status,
-		Reason:             reason,
-		Message:            message,
-		ObservedGeneration: ss.Generation,
-	})
-	ss.Status.ObservedGeneration = ss.Generation
 }
 
 // patchStatus writes the status once, and only when it changed.

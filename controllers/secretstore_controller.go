@@ -5,8 +5,6 @@ import (
 	"errors"
 	"time"
 
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -45,17 +43,19 @@ func (r *SecretStoreReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // Reconcile builds (or reuses) the store's provider and validates it.
 func (r *SecretStoreReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	var (
-		obj    client.Object
-		spec   *v1alpha1.SecretStoreSpec
-		status *v1alpha1.SecretStoreStatus
+		obj interface {
+			client.Object
+			conditioned
+		}
+		spec *v1alpha1.SecretStoreSpec
 	)
 	switch r.Kind {
 	case v1alpha1.ClusterSecretStoreKind:
 		css := &v1alpha1.ClusterSecretStore{}
-		obj, spec, status = css, &css.Spec, &css.Status
+		obj, spec = css, &css.Spec
 	default:
 		ss := &v1alpha1.SecretStore{}
-		obj, spec, status = ss, &ss.Spec, &ss.Status
+		obj, spec = ss, &ss.Spec
 	}
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		if client.IgnoreNotFound(err) == nil {
@@ -66,8 +66,7 @@ func (r *SecretStoreReconciler) Reconcile(ctx context.Context, req reconcile.Req
 	base := obj.DeepCopyObject().(client.Object)
 	store := &storeInfo{Kind: r.Kind, Namespace: obj.GetNamespace(), Name: obj.GetName(), Spec: spec, Generation: obj.GetGeneration()}
 
-	cond := metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonStoreValid,
-		Message: "credentials validated", ObservedGeneration: obj.GetGeneration()}
+	message := "credentials validated"
 	var result reconcile.Result
 	var retErr error
 	p, err := r.Providers.get(ctx, store)
@@ -75,19 +74,19 @@ func (r *SecretStoreReconciler) Reconcile(ctx context.Context, req reconcile.Req
 		if v, ok := p.(providers.Validator); ok {
 			err = v.Validate(ctx)
 		} else {
-			cond.Message = "configuration accepted (this provider cannot validate credentials without reading a secret)"
+			message = "configuration accepted (this provider cannot validate credentials without reading a secret)"
 		}
 	}
-	if err != nil {
-		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, v1alpha1.ReasonStoreInvalid, err.Error()
-		if !errors.Is(err, errInvalidStore) {
-			retErr = err // back off and try again
-		}
-	} else {
+	switch {
+	case err == nil:
+		setReadyTrue(obj, v1alpha1.ReasonStoreValid, message)
 		result.RequeueAfter = storeRevalidateInterval
+	case errors.Is(err, errInvalidStore):
+		setFailed(obj, false, v1alpha1.ReasonStoreInvalid, err.Error())
+	default:
+		setFailed(obj, true, v1alpha1.ReasonStoreInvalid, err.Error())
+		retErr = err // back off and try again
 	}
-	apimeta.SetStatusCondition(&status.Conditions, cond)
-	status.ObservedGeneration = obj.GetGeneration()
 	if err := r.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil {
 		return reconcile.Result{}, err
 	}

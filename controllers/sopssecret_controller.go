@@ -102,7 +102,7 @@ func (r *SopsSecretReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 func (r *SopsSecretReconciler) reconcile(ctx context.Context, obj *v1alpha1.SopsSecret) (reconcile.Result, error) {
 	identities := sopsIdentities(r.Keys)
 	if len(identities) == 0 {
-		setSopsReady(obj, metav1.ConditionUnknown, v1alpha1.ReasonProgressing, "waiting for the controller's keys to load")
+		setWaiting(obj, "waiting for the controller's keys to load")
 		return reconcile.Result{RequeueAfter: time.Second}, nil
 	}
 	secret := &corev1.Secret{}
@@ -120,25 +120,25 @@ func (r *SopsSecretReconciler) reconcile(ctx context.Context, obj *v1alpha1.Sops
 	act, reason, message := decide(in)
 	switch act {
 	case actionNone:
-		setSopsReady(obj, metav1.ConditionTrue, reason, message)
+		setReadyTrue(obj, reason, message)
 		return reconcile.Result{}, nil
 	case actionRefuse:
-		setSopsReady(obj, metav1.ConditionFalse, reason, message)
+		setFailed(obj, false, reason, message)
 		r.event(obj, corev1.EventTypeWarning, reason, message)
 		return reconcile.Result{}, nil
 	}
 	desired, err := r.decrypt(obj, identities)
 	if err != nil {
 		reason := sopsReason(err)
-		setSopsReady(obj, metav1.ConditionFalse, reason, err.Error())
+		setFailed(obj, false, reason, err.Error())
 		r.event(obj, corev1.EventTypeWarning, EventUnsealFailed, err.Error())
 		return reconcile.Result{}, reconcile.TerminalError(err)
 	}
 	if err := writeTargetSecret(ctx, r.Client, obj, in, desired, "", act); err != nil {
-		setSopsReady(obj, metav1.ConditionFalse, v1alpha1.ReasonProgressing, "writing the Secret failed: "+err.Error())
+		setFailed(obj, true, v1alpha1.ReasonProgressing, "writing the Secret failed: "+err.Error())
 		return reconcile.Result{}, err
 	}
-	setSopsReady(obj, metav1.ConditionTrue, v1alpha1.ReasonUnsealed, messageUpToDate)
+	setReadyTrue(obj, v1alpha1.ReasonUnsealed, messageUpToDate)
 	r.event(obj, corev1.EventTypeNormal, EventUnsealed, "Secret "+obj.Name+" written")
 	return reconcile.Result{}, nil
 }
@@ -257,13 +257,6 @@ func sopsHash(obj *v1alpha1.SopsSecret) string {
 	}{obj.Namespace, obj.Name, obj.Spec, sops.ScopeKey})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])
-}
-
-func setSopsReady(obj *v1alpha1.SopsSecret, status metav1.ConditionStatus, reason, message string) {
-	apimeta.SetStatusCondition(&obj.Status.Conditions, metav1.Condition{
-		Type: v1alpha1.ConditionReady, Status: status, Reason: reason, Message: message, ObservedGeneration: obj.Generation,
-	})
-	obj.Status.ObservedGeneration = obj.Generation
 }
 
 func (r *SopsSecretReconciler) event(obj *v1alpha1.SopsSecret, typ, reason, msg string) {

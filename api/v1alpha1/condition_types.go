@@ -4,6 +4,24 @@ package v1alpha1
 // Secret matches the latest spec, False with a reason when it does not.
 const ConditionReady = "Ready"
 
+// Conditions that follow the kstatus convention
+// (sigs.k8s.io/cli-utils/pkg/kstatus), read by Flux's and Argo CD's health
+// checks. At most one of them is True; both are absent while Ready is True.
+// Each carries the same reason and message as Ready.
+const (
+	// ConditionStalled is True when the last reconcile failed in a way that
+	// retrying does not fix (UnknownKey, ScopeMismatch, CorruptData,
+	// TemplateError, InvalidSpec, SecretNotOwned, SecretImmutable,
+	// StoreNotAllowed, an invalid store): the object must be changed. kstatus
+	// reads it as Failed.
+	ConditionStalled = "Stalled"
+	// ConditionReconciling is True while the controller is still working or
+	// is retrying a failure that can heal by itself (keys loading, a failed
+	// Secret write, ProviderError, StoreNotFound, RemoteNotFound). kstatus
+	// reads it as InProgress.
+	ConditionReconciling = "Reconciling"
+)
+
 // Reasons of the Ready condition of a SealedSecret.
 const (
 	// ReasonUnsealed: every item was decrypted and the Secret is up to date.

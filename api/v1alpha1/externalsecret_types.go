@@ -183,7 +183,8 @@ type ExternalSecretStatus struct {
 	// SyncedResourceVersion is the resource version of the spec last synced.
 	// +optional
 	SyncedResourceVersion string `json:"syncedResourceVersion,omitempty"`
-	// Conditions holds Ready (reasons: see the Reason* constants).
+	// Conditions holds Ready (reasons: see the Reason* constants), and
+	// Stalled or Reconciling (kstatus) while it is not Ready.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -55,7 +55,8 @@ type SealedSecretStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions holds the Ready condition (see the Reason* constants).
+	// Conditions holds the Ready condition (see the Reason* constants),
+	// and Stalled or Reconciling (kstatus) while it is not Ready.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -228,7 +228,8 @@ type SecretStoreStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// Conditions holds Ready: True once the credentials were validated
-	// against the provider.
+	// against the provider; and Stalled or Reconciling (kstatus) while it
+	// is not Ready.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

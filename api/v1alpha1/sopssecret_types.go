@@ -43,7 +43,8 @@ type SopsSecretStatus struct {
 	// ObservedGeneration is the metadata.generation the status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-	// Conditions holds Ready (reasons as for SealedSecret).
+	// Conditions holds Ready (reasons as for SealedSecret), and Stalled or
+	// Reconciling (kstatus) while it is not Ready.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
