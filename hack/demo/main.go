@@ -107,7 +107,9 @@ func run() error {
 	defer logOut.Close()
 	ctrlCmd := exec.Command(filepath.Join(bin, "kseal-controller"),
 		"--kubeconfig", kubeconfig, "--namespace", "kseal-system", "--leader-elect=false",
-		"--listen-addr", apiAddr, "--metrics-bind-address", "0", "--health-probe-bind-address", probeAddr)
+		"--listen-addr", apiAddr, "--metrics-bind-address", "0", "--health-probe-bind-address", probeAddr,
+		// The demo's Vault dev server listens on plain http on loopback.
+		"--vault-allow-http")
 	ctrlCmd.Stdout, ctrlCmd.Stderr = logOut, logOut
 	if err := ctrlCmd.Start(); err != nil {
 		return err
