@@ -56,9 +56,9 @@ test: lint verify-generated envtest kubeseal vault
 	$(GO) test -count=1 -timeout 30m ./...
 	@$(MAKE) --no-print-directory fuzz
 
-## unit: tests that need no control plane (skips envtest suites)
+## unit: tests that need no control plane (skips envtest suites; Vault tests use the cached dev server when built, else skip)
 unit:
-	$(GO) test ./api/... ./crypto/... ./kubeseal-like-cli/... ./httpapi/...
+	$(GO) test ./api/... ./crypto/... ./httpapi/... ./controllers/... ./providers/... ./kubeseal-like-cli/...
 
 ## fuzz: run every fuzz target for FUZZTIME
 fuzz:
