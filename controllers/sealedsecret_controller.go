@@ -3,23 +3,19 @@ package controllers
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
 	"github.com/kseal-dev/kseal/crypto/keys"
@@ -34,60 +30,38 @@ const (
 	EventSecretRefused  = "SecretImmutable"
 )
 
-// SealedSecretReconciler turns SealedSecrets into Secrets.
-type SealedSecretReconciler struct {
+// sealedSecretReconciler turns SealedSecrets into Secrets.
+type sealedSecretReconciler struct {
 	client.Client
-	// Keys gives the decryption keys.
-	Keys keys.Source
-	// Recorder records events; they never contain secret values.
-	Recorder record.EventRecorder
-	// Workers is the number of SealedSecrets reconciled in parallel.
-	Workers int
-	// LabelSelector, when set, limits the SealedSecrets handled.
-	LabelSelector labels.Selector
-
-	// retry receives SealedSecrets to reconcile again after a key change.
-	retry chan event.GenericEvent
+	// keys gives the decryption keys.
+	keys keys.Source
+	// recorder records events; they never contain secret values.
+	recorder record.EventRecorder
+	// workers is the number of SealedSecrets reconciled in parallel.
+	workers int
+	// selector, when set, limits the SealedSecrets handled.
+	selector labels.Selector
+	// retry re-queues SealedSecrets that are not Ready after a key change.
+	retry *keyRetry
 }
 
 // SetupWithManager registers the reconciler; Secrets it owns are watched so
 // deleted or edited Secrets are restored.
-func (r *SealedSecretReconciler) SetupWithManager(mgr ctrl.Manager) error {
+func (r *sealedSecretReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		Owns(&corev1.Secret{}).
-		WithOptions(controllerOptions(max(r.Workers, 1)))
-	if r.LabelSelector != nil && !r.LabelSelector.Empty() {
+		WithOptions(controllerOptions(max(r.workers, 1)))
+	if r.selector != nil && !r.selector.Empty() {
 		b = b.For(&v1alpha1.SealedSecret{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
-			return r.LabelSelector.Matches(labels.Set(o.GetLabels()))
+			return r.selector.Matches(labels.Set(o.GetLabels()))
 		})))
 	} else {
 		b = b.For(&v1alpha1.SealedSecret{})
 	}
 	if r.retry != nil {
-		b = b.WatchesRawSource(source.Channel(r.retry, &handler.EnqueueRequestForObject{}))
+		b = b.WatchesRawSource(r.retry.source())
 	}
 	return b.Complete(r)
-}
-
-// retryFailed queues every SealedSecret that is not Ready, after the set of
-// keys changed: a key restored from backup or imported heals them without a
-// restart. Only the leader, which runs the reconciler, drains the channel.
-func (r *SealedSecretReconciler) retryFailed(ctx context.Context, km *KeyManager) {
-	if !km.isLeader() {
-		return
-	}
-	var list v1alpha1.SealedSecretList
-	if err := r.List(ctx, &list); err != nil {
-		logf.FromContext(ctx).Error(err, "list SealedSecrets to retry after a key change")
-		return
-	}
-	for i := range list.Items {
-		ss := &list.Items[i]
-		if apimeta.IsStatusConditionTrue(ss.Status.Conditions, v1alpha1.ConditionReady) {
-			continue
-		}
-		r.retry <- event.GenericEvent{Object: ss}
-	}
 }
 
 // +kubebuilder:rbac:groups=kseal.dev,resources=sealedsecrets,verbs=get;list;watch
@@ -97,22 +71,14 @@ func (r *SealedSecretReconciler) retryFailed(ctx context.Context, km *KeyManager
 
 // Reconcile brings the Secret of one SealedSecret up to date. It records the
 // outcome in the Ready condition with one status patch.
-func (r *SealedSecretReconciler) Reconcile(ctx context.Context, req reconcile.Request) (result reconcile.Result, retErr error) {
-	ss := &v1alpha1.SealedSecret{}
-	if err := r.Get(ctx, req.NamespacedName, ss); err != nil {
-		return reconcile.Result{}, client.IgnoreNotFound(err)
-	}
-	if !ss.DeletionTimestamp.IsZero() {
-		return reconcile.Result{}, nil // the owner reference lets the garbage collector remove the Secret
-	}
-	base := ss.DeepCopy()
-	defer func() {
-		if err := r.patchStatus(ctx, base, ss); err != nil && retErr == nil {
-			retErr = err
-		}
-	}()
+func (r *sealedSecretReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	return reconcileObject(ctx, r.Client, req, &v1alpha1.SealedSecret{}, nil, r.reconcile)
+}
 
-	secret, err := r.currentSecret(ctx, ss)
+// reconcile runs the steps: decide from the hashes, then (only when the
+// Secret must change) decrypt and write.
+func (r *sealedSecretReconciler) reconcile(ctx context.Context, ss *v1alpha1.SealedSecret) (reconcile.Result, error) {
+	secret, err := currentSecret(ctx, r.Client, ss)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
@@ -123,30 +89,26 @@ func (r *SealedSecretReconciler) Reconcile(ctx context.Context, req reconcile.Re
 		setReadyTrue(ss, reason, message)
 		return reconcile.Result{}, nil
 	case actionRefuse:
-		setFailed(ss, false, reason, message)
 		r.event(ss, corev1.EventTypeWarning, reason, message)
 		unsealTotal.WithLabelValues("error", reason).Inc()
-		return reconcile.Result{}, nil // re-run when the Secret or SealedSecret changes
+		return fail(ss, terminal(reason, errors.New(message)), 0)
 	}
-
-	if len(r.Keys.Keyring().Keys()) == 0 {
+	if len(r.keys.Keyring().Keys()) == 0 {
 		// Only decryption needs keys; an up-to-date Secret was confirmed above.
 		setWaiting(ss, "waiting for the controller's keys to load")
 		return reconcile.Result{RequeueAfter: time.Second}, nil
 	}
 	desired, keyName, err := r.unseal(ss, secret)
 	if err != nil {
-		reason := sealedsecret.Reason(err)
-		setFailed(ss, false, reason, err.Error())
-		r.event(ss, corev1.EventTypeWarning, EventUnsealFailed, err.Error())
-		unsealTotal.WithLabelValues("error", reason).Inc()
 		// Bad ciphertext or scope does not heal by retrying; a key change or
 		// spec change triggers a new reconcile.
-		return reconcile.Result{}, reconcile.TerminalError(err)
+		reason := sealedsecret.Reason(err)
+		r.event(ss, corev1.EventTypeWarning, EventUnsealFailed, err.Error())
+		unsealTotal.WithLabelValues("error", reason).Inc()
+		return fail(ss, terminal(reason, err), 0)
 	}
 	if err := writeTargetSecret(ctx, r.Client, ss, in, desired, keyName, act); err != nil {
-		setFailed(ss, true, v1alpha1.ReasonProgressing, "writing the Secret failed: "+err.Error())
-		return reconcile.Result{}, err
+		return fail(ss, retryable(v1alpha1.ReasonProgressing, fmt.Errorf("writing the Secret failed: %w", err)), 0)
 	}
 	setReadyTrue(ss, v1alpha1.ReasonUnsealed, messageUpToDate)
 	r.event(ss, corev1.EventTypeNormal, EventUnsealed, fmt.Sprintf("Secret %s %s", ss.Name, map[action]string{actionCreate: "created", actionUpdate: "updated"}[act]))
@@ -155,9 +117,9 @@ func (r *SealedSecretReconciler) Reconcile(ctx context.Context, req reconcile.Re
 }
 
 // currentSecret returns the target Secret, or nil when it does not exist.
-func (r *SealedSecretReconciler) currentSecret(ctx context.Context, ss *v1alpha1.SealedSecret) (*corev1.Secret, error) {
+func currentSecret(ctx context.Context, c client.Client, owner client.Object) (*corev1.Secret, error) {
 	secret := &corev1.Secret{}
-	err := r.Get(ctx, client.ObjectKeyFromObject(ss), secret)
+	err := c.Get(ctx, client.ObjectKeyFromObject(owner), secret)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
@@ -168,13 +130,13 @@ func (r *SealedSecretReconciler) currentSecret(ctx context.Context, ss *v1alpha1
 }
 
 // unseal decrypts every item and returns the rendered Secret.
-func (r *SealedSecretReconciler) unseal(ss *v1alpha1.SealedSecret, current *corev1.Secret) (*corev1.Secret, string, error) {
+func (r *sealedSecretReconciler) unseal(ss *v1alpha1.SealedSecret, current *corev1.Secret) (*corev1.Secret, string, error) {
 	prefer := ""
 	if current != nil {
 		prefer = current.Annotations[AnnotationUnsealedWith]
 	}
 	start := time.Now()
-	res, err := sealedsecret.Unseal(ss, r.Keys.Keyring(), sealedsecret.UnsealOptions{PreferKey: prefer})
+	res, err := sealedsecret.Unseal(ss, r.keys.Keyring(), sealedsecret.UnsealOptions{PreferKey: prefer})
 	decryptDuration.Observe(time.Since(start).Seconds())
 	countDecryptions(ss)
 	if err != nil {
@@ -198,36 +160,8 @@ func countDecryptions(ss *v1alpha1.SealedSecret) {
 	decryptionsTotal.WithLabelValues("v2").Add(float64(v2))
 }
 
-func (r *SealedSecretReconciler) event(ss *v1alpha1.SealedSecret, typ, reason, message string) {
-	if r.Recorder != nil {
-		r.Recorder.Event(ss, typ, reason, message)
+func (r *sealedSecretReconciler) event(ss *v1alpha1.SealedSecret, typ, reason, message string) {
+	if r.recorder != nil {
+		r.recorder.Event(ss, typ, reason, message)
 	}
-}
-
-// patchStatus writes the status once, and only when it changed.
-func (r *SealedSecretReconciler) patchStatus(ctx context.Context, base, ss *v1alpha1.SealedSecret) error {
-	if apiequalStatus(base.Status, ss.Status) {
-		return nil
-	}
-	if err := r.Status().Patch(ctx, ss, client.MergeFrom(base)); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		logf.FromContext(ctx).Error(err, "patch status")
-		return err
-	}
-	return nil
-}
-
-func apiequalStatus(a, b v1alpha1.SealedSecretStatus) bool {
-	if a.ObservedGeneration != b.ObservedGeneration || len(a.Conditions) != len(b.Conditions) {
-		return false
-	}
-	for i := range a.Conditions {
-		x, y := a.Conditions[i], b.Conditions[i]
-		if x.Type != y.Type || x.Status != y.Status || x.Reason != y.Reason || x.Message != y.Message || x.ObservedGeneration != y.ObservedGeneration {
-			return false
-		}
-	}
-	return true
 }

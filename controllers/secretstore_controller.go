@@ -16,60 +16,52 @@ import (
 // storeRevalidateInterval is how often a store's credentials are checked.
 const storeRevalidateInterval = 10 * time.Minute
 
-// SecretStoreReconciler validates the credentials of SecretStores or
+// secretStoreReconciler validates the credentials of SecretStores or
 // ClusterSecretStores (one reconciler per kind) and reports Ready.
-type SecretStoreReconciler struct {
+type secretStoreReconciler struct {
 	client.Client
-	// Kind is SecretStore or ClusterSecretStore.
-	Kind string
-	// Providers is shared with the ExternalSecret reconciler, so a store's
+	// kind is SecretStore or ClusterSecretStore.
+	kind string
+	// providers is shared with the ExternalSecret reconciler, so a store's
 	// client is built once.
-	Providers *providerCache
+	providers *providerCache
 }
 
-// SetupWithManager registers the reconciler for r.Kind.
-func (r *SecretStoreReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	var obj client.Object = &v1alpha1.SecretStore{}
-	if r.Kind == v1alpha1.ClusterSecretStoreKind {
-		obj = &v1alpha1.ClusterSecretStore{}
-	}
+// SetupWithManager registers the reconciler for r.kind.
+func (r *secretStoreReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
-		Named(map[string]string{v1alpha1.SecretStoreKind: "secretstore", v1alpha1.ClusterSecretStoreKind: "clustersecretstore"}[r.Kind]).
-		For(obj).
+		Named(map[string]string{v1alpha1.SecretStoreKind: "secretstore", v1alpha1.ClusterSecretStoreKind: "clustersecretstore"}[r.kind]).
+		For(r.newObject()).
 		WithOptions(controllerOptions(2)).
 		Complete(r)
 }
 
-// Reconcile builds (or reuses) the store's provider and validates it.
-func (r *SecretStoreReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	var (
-		obj interface {
-			client.Object
-			conditioned
-		}
-		spec *v1alpha1.SecretStoreSpec
-	)
-	switch r.Kind {
-	case v1alpha1.ClusterSecretStoreKind:
-		css := &v1alpha1.ClusterSecretStore{}
-		obj, spec = css, &css.Spec
-	default:
-		ss := &v1alpha1.SecretStore{}
-		obj, spec = ss, &ss.Spec
+func (r *secretStoreReconciler) newObject() object {
+	if r.kind == v1alpha1.ClusterSecretStoreKind {
+		return &v1alpha1.ClusterSecretStore{}
 	}
-	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
-		if client.IgnoreNotFound(err) == nil {
-			r.Providers.drop(r.Kind + "/" + req.Namespace + "/" + req.Name)
-		}
-		return reconcile.Result{}, client.IgnoreNotFound(err)
-	}
-	base := obj.DeepCopyObject().(client.Object)
-	store := &storeInfo{Kind: r.Kind, Namespace: obj.GetNamespace(), Name: obj.GetName(), Spec: spec, Generation: obj.GetGeneration()}
+	return &v1alpha1.SecretStore{}
+}
 
+// Reconcile builds (or reuses) the store's provider and validates it; a
+// deleted store's provider is dropped from the cache.
+func (r *secretStoreReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	gone := func() { r.providers.drop(r.kind + "/" + req.Namespace + "/" + req.Name) }
+	return reconcileObject(ctx, r.Client, req, r.newObject(), gone, r.validate)
+}
+
+// validate is the one step: build the provider and check its credentials.
+func (r *secretStoreReconciler) validate(ctx context.Context, obj object) (reconcile.Result, error) {
+	var spec *v1alpha1.SecretStoreSpec
+	switch o := obj.(type) {
+	case *v1alpha1.ClusterSecretStore:
+		spec = &o.Spec
+	case *v1alpha1.SecretStore:
+		spec = &o.Spec
+	}
+	store := &storeInfo{Kind: r.kind, Namespace: obj.GetNamespace(), Name: obj.GetName(), Spec: spec, Generation: obj.GetGeneration()}
 	message := "credentials validated"
-	var result reconcile.Result
-	var retErr error
-	p, err := r.Providers.get(ctx, store)
+	p, err := r.providers.get(ctx, store)
 	if err == nil {
 		if v, ok := p.(providers.Validator); ok {
 			err = v.Validate(ctx)
@@ -80,15 +72,9 @@ func (r *SecretStoreReconciler) Reconcile(ctx context.Context, req reconcile.Req
 	switch {
 	case err == nil:
 		setReadyTrue(obj, v1alpha1.ReasonStoreValid, message)
-		result.RequeueAfter = storeRevalidateInterval
+		return reconcile.Result{RequeueAfter: storeRevalidateInterval}, nil
 	case errors.Is(err, errInvalidStore):
-		setFailed(obj, false, v1alpha1.ReasonStoreInvalid, err.Error())
-	default:
-		setFailed(obj, true, v1alpha1.ReasonStoreInvalid, err.Error())
-		retErr = err // back off and try again
+		return fail(obj, terminal(v1alpha1.ReasonStoreInvalid, err), 0)
 	}
-	if err := r.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil {
-		return reconcile.Result{}, err
-	}
-	return result, retErr
+	return fail(obj, retryable(v1alpha1.ReasonStoreInvalid, err), 0) // back off and try again
 }

@@ -3,6 +3,8 @@ package controllers
 import (
 	"context"
 	"maps"
+	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,16 +15,18 @@ import (
 	"github.com/kseal-dev/kseal/api/v1alpha1"
 )
 
-// writeTargetSecret creates or updates the Secret of a SealedSecret or
-// SopsSecret (owner) from desired, as the policy input in describes: in
-// patch mode only the source's keys are merged and no owner is set;
-// otherwise the Secret is replaced and owned (unless skipOwner). It records
-// the content hashes that let later reconciles skip decryption.
+// writeTargetSecret creates or updates the Secret of a SealedSecret,
+// SopsSecret or ExternalSecret (owner) from desired, as the policy input in
+// describes and decide chose (act): in patch mode only the source's keys are
+// merged and no owner is set; otherwise the Secret is replaced and owned
+// (unless skipOwner). It records the content hashes that let later
+// reconciles skip decryption and fetches. It is the only writer of target
+// Secrets.
 func writeTargetSecret(ctx context.Context, c client.Client, owner client.Object, in policyInput, desired *corev1.Secret, keyName string, act action) error {
 	current := in.secret
 	var target *corev1.Secret
 	if act == actionCreate {
-		target = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: owner.GetName(), Namespace: owner.GetNamespace()}}
+		target = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: in.name, Namespace: owner.GetNamespace()}}
 	} else {
 		target = current.DeepCopy()
 	}
@@ -58,6 +62,11 @@ func writeTargetSecret(ctx context.Context, c client.Client, owner client.Object
 		if err := controllerutil.SetControllerReference(owner, target, c.Scheme()); err != nil {
 			return err
 		}
+	}
+	if in.patch {
+		target.Annotations[AnnotationManagedKeys] = strings.Join(slices.Compact(slices.Sorted(slices.Values(in.keys))), ",")
+	} else {
+		delete(target.Annotations, AnnotationManagedKeys) // every key is managed
 	}
 	target.Annotations[AnnotationSealedHash] = in.sealedHash
 	target.Annotations[AnnotationDataHash] = dataHash(target, in.keys)

@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
@@ -57,8 +57,6 @@ type Options struct {
 type Controllers struct {
 	// KeyManager is the controller's keys.Source.
 	KeyManager *KeyManager
-	// SealedSecrets is the SealedSecret reconciler.
-	SealedSecrets *SealedSecretReconciler
 }
 
 // Setup registers the key manager, the SealedSecret reconciler and the HTTP
@@ -71,23 +69,24 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 	if err := km.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("key manager: %w", err)
 	}
-	ssr := &SealedSecretReconciler{
-		Client:        mgr.GetClient(),
-		Keys:          km,
-		Recorder:      mgr.GetEventRecorderFor("kseal-controller"), //nolint:staticcheck // core/v1 events, readable by kubectl describe
-		Workers:       opts.Workers,
-		LabelSelector: opts.SealedSecretSelector,
-		retry:         make(chan event.GenericEvent),
-	}
-	sops := &SopsSecretReconciler{
+	recorder := mgr.GetEventRecorderFor("kseal-controller") //nolint:staticcheck // core/v1 events, readable by kubectl describe
+	ssr := &sealedSecretReconciler{
 		Client:   mgr.GetClient(),
-		Keys:     km,
-		Recorder: mgr.GetEventRecorderFor("kseal-controller"), //nolint:staticcheck // core/v1 events
-		retry:    make(chan event.GenericEvent),
+		keys:     km,
+		recorder: recorder,
+		workers:  opts.Workers,
+		selector: opts.SealedSecretSelector,
+		retry:    newKeyRetry(func() client.ObjectList { return &v1alpha1.SealedSecretList{} }),
+	}
+	sops := &sopsSecretReconciler{
+		Client:   mgr.GetClient(),
+		keys:     km,
+		recorder: recorder,
+		retry:    newKeyRetry(func() client.ObjectList { return &v1alpha1.SopsSecretList{} }),
 	}
 	km.onChange = func() {
-		go sops.retryFailed(context.Background(), km)
-		ssr.retryFailed(context.Background(), km)
+		go sops.retry.queueNotReady(context.Background(), sops.Client, km)
+		ssr.retry.queueNotReady(context.Background(), ssr.Client, km)
 	}
 	if err := ssr.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("sealedsecret controller: %w", err)
@@ -107,7 +106,7 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 			return nil, err
 		}
 	}
-	return &Controllers{KeyManager: km, SealedSecrets: ssr}, nil
+	return &Controllers{KeyManager: km}, nil
 }
 
 // apiServer runs the HTTP API on every replica (not only the leader): it
@@ -152,15 +151,15 @@ func setupExternalSecrets(mgr ctrl.Manager, opts Options) error {
 	builder := &providerBuilder{client: mgr.GetClient(), tokens: tokens, awsBatchWindow: opts.AWSBatchWindow, policy: policy}
 	cache := newProviderCache(mgr.GetClient(), builder.build)
 	for _, kind := range []string{v1alpha1.SecretStoreKind, v1alpha1.ClusterSecretStoreKind} {
-		if err := (&SecretStoreReconciler{Client: mgr.GetClient(), Kind: kind, Providers: cache}).SetupWithManager(mgr); err != nil {
+		if err := (&secretStoreReconciler{Client: mgr.GetClient(), kind: kind, providers: cache}).SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("%s controller: %w", kind, err)
 		}
 	}
-	esr := &ExternalSecretReconciler{
+	esr := &externalSecretReconciler{
 		Client:    mgr.GetClient(),
-		Providers: cache,
-		Recorder:  mgr.GetEventRecorderFor("kseal-controller"), //nolint:staticcheck // core/v1 events
-		Workers:   max(opts.ExternalSecretWorkers, 1),
+		providers: cache,
+		recorder:  mgr.GetEventRecorderFor("kseal-controller"), //nolint:staticcheck // core/v1 events
+		workers:   max(opts.ExternalSecretWorkers, 1),
 	}
 	if err := esr.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("externalsecret controller: %w", err)

@@ -15,16 +15,11 @@ import (
 
 	"filippo.io/age"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
@@ -34,84 +29,56 @@ import (
 	"github.com/kseal-dev/kseal/providers"
 )
 
-// SopsSecretReconciler decrypts SopsSecrets in the cluster with the
+// sopsSecretReconciler decrypts SopsSecrets in the cluster with the
 // controller's age identities and keeps their Secrets, with the same
-// ownership, drift and condition rules as SealedSecrets.
-type SopsSecretReconciler struct {
+// rule set, writer and conditions as SealedSecrets.
+type sopsSecretReconciler struct {
 	client.Client
-	// Keys gives the age identities: the SOPS identity of every key
+	// keys gives the age identities: the SOPS identity of every key
 	// generation (never the v2 one, except in generations made before kseal
 	// separated them, where one identity serves both).
-	Keys keys.Source
-	// Recorder records events; they never contain secret values.
-	Recorder record.EventRecorder
-
-	// retry receives SopsSecrets to reconcile again after a key change.
-	retry chan event.GenericEvent
+	keys keys.Source
+	// recorder records events; they never contain secret values.
+	recorder record.EventRecorder
+	// retry re-queues SopsSecrets that are not Ready after a key change.
+	retry *keyRetry
 }
 
 // SetupWithManager registers the reconciler.
-func (r *SopsSecretReconciler) SetupWithManager(mgr ctrl.Manager) error {
+func (r *sopsSecretReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.SopsSecret{}).
 		Owns(&corev1.Secret{}).
 		WithOptions(controllerOptions(2))
 	if r.retry != nil {
-		b = b.WatchesRawSource(source.Channel(r.retry, &handler.EnqueueRequestForObject{}))
+		b = b.WatchesRawSource(r.retry.source())
 	}
 	return b.Complete(r)
-}
-
-// retryFailed queues every SopsSecret that is not Ready after the set of
-// keys changed (leader only, like SealedSecretReconciler.retryFailed).
-func (r *SopsSecretReconciler) retryFailed(ctx context.Context, km *KeyManager) {
-	if !km.isLeader() {
-		return
-	}
-	var list v1alpha1.SopsSecretList
-	if err := r.List(ctx, &list); err != nil {
-		return
-	}
-	for i := range list.Items {
-		if !apimeta.IsStatusConditionTrue(list.Items[i].Status.Conditions, v1alpha1.ConditionReady) {
-			r.retry <- event.GenericEvent{Object: &list.Items[i]}
-		}
-	}
 }
 
 // +kubebuilder:rbac:groups=kseal.dev,resources=sopssecrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=kseal.dev,resources=sopssecrets/status,verbs=get;update;patch
 
 // Reconcile decrypts one SopsSecret when its content or Secret changed.
-func (r *SopsSecretReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	obj := &v1alpha1.SopsSecret{}
-	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
-		return reconcile.Result{}, client.IgnoreNotFound(err)
-	}
-	if !obj.DeletionTimestamp.IsZero() {
-		return reconcile.Result{}, nil
-	}
-	base := obj.DeepCopy()
-	result, err := r.reconcile(ctx, obj)
-	if perr := r.Status().Patch(ctx, obj, client.MergeFrom(base)); perr != nil && !apierrors.IsNotFound(perr) {
-		return reconcile.Result{}, perr
-	}
-	return result, err
+func (r *sopsSecretReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	return reconcileObject(ctx, r.Client, req, &v1alpha1.SopsSecret{}, nil, r.reconcile)
 }
 
-func (r *SopsSecretReconciler) reconcile(ctx context.Context, obj *v1alpha1.SopsSecret) (reconcile.Result, error) {
-	identities := sopsIdentities(r.Keys)
+// reconcile runs the steps: decide from the hashes, then (only when the
+// Secret must change) decrypt and write.
+func (r *sopsSecretReconciler) reconcile(ctx context.Context, obj *v1alpha1.SopsSecret) (reconcile.Result, error) {
+	identities := sopsIdentities(r.keys)
 	if len(identities) == 0 {
 		setWaiting(obj, "waiting for the controller's keys to load")
 		return reconcile.Result{RequeueAfter: time.Second}, nil
 	}
-	secret := &corev1.Secret{}
-	if err := r.Get(ctx, client.ObjectKeyFromObject(obj), secret); apierrors.IsNotFound(err) {
-		secret = nil
-	} else if err != nil {
+	secret, err := currentSecret(ctx, r.Client, obj)
+	if err != nil {
 		return reconcile.Result{}, err
 	}
 	in := policyInput{
+		kind:       "SopsSecret",
+		name:       obj.Name,
 		ownerUID:   obj.UID,
 		skipOwner:  annotated([]string{v1alpha1.AnnotationSkipSetOwnerReferences}, obj.Annotations),
 		secret:     secret,
@@ -123,20 +90,16 @@ func (r *SopsSecretReconciler) reconcile(ctx context.Context, obj *v1alpha1.Sops
 		setReadyTrue(obj, reason, message)
 		return reconcile.Result{}, nil
 	case actionRefuse:
-		setFailed(obj, false, reason, message)
 		r.event(obj, corev1.EventTypeWarning, reason, message)
-		return reconcile.Result{}, nil
+		return fail(obj, terminal(reason, errors.New(message)), 0)
 	}
 	desired, err := r.decrypt(obj, identities)
 	if err != nil {
-		reason := sopsReason(err)
-		setFailed(obj, false, reason, err.Error())
 		r.event(obj, corev1.EventTypeWarning, EventUnsealFailed, err.Error())
-		return reconcile.Result{}, reconcile.TerminalError(err)
+		return fail(obj, terminal(sopsReason(err), err), 0)
 	}
 	if err := writeTargetSecret(ctx, r.Client, obj, in, desired, "", act); err != nil {
-		setFailed(obj, true, v1alpha1.ReasonProgressing, "writing the Secret failed: "+err.Error())
-		return reconcile.Result{}, err
+		return fail(obj, retryable(v1alpha1.ReasonProgressing, fmt.Errorf("writing the Secret failed: %w", err)), 0)
 	}
 	setReadyTrue(obj, v1alpha1.ReasonUnsealed, messageUpToDate)
 	r.event(obj, corev1.EventTypeNormal, EventUnsealed, "Secret "+obj.Name+" written")
@@ -144,7 +107,7 @@ func (r *SopsSecretReconciler) reconcile(ctx context.Context, obj *v1alpha1.Sops
 }
 
 // decrypt opens the document and renders the Secret.
-func (r *SopsSecretReconciler) decrypt(obj *v1alpha1.SopsSecret, identities []age.Identity) (*corev1.Secret, error) {
+func (r *sopsSecretReconciler) decrypt(obj *v1alpha1.SopsSecret, identities []age.Identity) (*corev1.Secret, error) {
 	format := sops.FormatYAML
 	switch obj.Spec.Format {
 	case v1alpha1.SopsFormatJSON:
@@ -259,8 +222,8 @@ func sopsHash(obj *v1alpha1.SopsSecret) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-func (r *SopsSecretReconciler) event(obj *v1alpha1.SopsSecret, typ, reason, msg string) {
-	if r.Recorder != nil {
-		r.Recorder.Event(obj, typ, reason, msg)
+func (r *sopsSecretReconciler) event(obj *v1alpha1.SopsSecret, typ, reason, msg string) {
+	if r.recorder != nil {
+		r.recorder.Event(obj, typ, reason, msg)
 	}
 }

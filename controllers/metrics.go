@@ -1,48 +1,12 @@
 package controllers
 
 import (
-	"context"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"k8s.io/client-go/util/workqueue"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 )
-
-// startupSource enqueues the key manager's request once, when the controller
-// starts, so keys are loaded (and the first generation made) even in a
-// namespace without any Secret yet.
-func startupSource() source.Source {
-	return source.Func(func(_ context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
-		q.Add(keyManagerRequest)
-		return nil
-	})
-}
-
-// skipNameValidation lets tests start several managers in one process.
-var skipNameValidation = false
-
-// keyManagerControllerOptions runs the key manager on every replica, so each
-// one serves the API and can unseal, whatever the leader election says.
-func keyManagerControllerOptions() controller.Options {
-	o := controllerOptions(1)
-	f := false
-	o.NeedLeaderElection = &f
-	return o
-}
-
-func controllerOptions(workers int) controller.Options {
-	o := controller.Options{MaxConcurrentReconciles: workers}
-	if skipNameValidation {
-		t := true
-		o.SkipNameValidation = &t
-	}
-	return o
-}
 
 // Metrics, registered with controller-runtime's registry (served on the
 // manager's metrics address). Labels never carry secret values or names of

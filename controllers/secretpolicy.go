@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,6 +26,10 @@ const (
 	// AnnotationUnsealedWith names the key that opened the SealedSecret, so
 	// v1 items try it first next time.
 	AnnotationUnsealedWith = "kseal.dev/unsealed-with"
+	// AnnotationManagedKeys lists (comma-separated) the data keys a
+	// patch-mode write (SealedSecret patch, ExternalSecret Merge) manages,
+	// so drift is checked only on those.
+	AnnotationManagedKeys = "kseal.dev/managed-keys"
 )
 
 // messageUpToDate is the Ready message of a source whose Secret matches it;
@@ -42,25 +47,46 @@ const (
 )
 
 // policyInput is what the target-Secret policies look at. It describes the
-// source object (a SealedSecret or SopsSecret) by what the policies need.
+// source object (a SealedSecret, SopsSecret or ExternalSecret) by what the
+// policies need, so all three kinds share one rule set and one writer.
 type policyInput struct {
+	// kind names the source kind in messages.
+	kind string
+	// name is the target Secret's name.
+	name string
 	// ownerUID is the source object's UID.
 	ownerUID types.UID
 	// patch merges into a Secret without owning it; keys then lists the
 	// data keys the source manages.
 	patch bool
 	keys  []string
+	// requireExisting refuses to create the Secret (ExternalSecret's
+	// creationPolicy Merge).
+	requireExisting bool
 	// skipOwner writes the Secret without an owner reference.
 	skipOwner bool
 	// secret is the current target Secret, nil when absent.
 	secret *corev1.Secret
-	// sealedHash fingerprints the source content.
+	// sealedHash fingerprints the source content (for an ExternalSecret:
+	// its target spec and the fetched data).
 	sealedHash string
+	// legacy, when set, recognises a Secret an earlier kseal wrote without
+	// a source fingerprint (ExternalSecrets before one writer served all
+	// kinds), so an upgrade rewrites nothing.
+	legacy *legacyWrite
+}
+
+// legacyWrite is what an earlier ExternalSecret writer recorded: the data
+// hash of what it wrote, and the labels and annotations it copied.
+type legacyWrite struct {
+	dataHash    string
+	labels      map[string]string
+	annotations map[string]string
 }
 
 // sealedSecretInput builds the policy input for a SealedSecret.
 func sealedSecretInput(ss *v1alpha1.SealedSecret, secret *corev1.Secret) policyInput {
-	in := policyInput{ownerUID: ss.UID, patch: isPatchMode(ss), skipOwner: skipOwnerReferences(ss), secret: secret, sealedHash: sealedHash(ss)}
+	in := policyInput{kind: "SealedSecret", name: ss.Name, ownerUID: ss.UID, patch: isPatchMode(ss), skipOwner: skipOwnerReferences(ss), secret: secret, sealedHash: sealedHash(ss)}
 	if in.patch {
 		in.keys = slices.Collect(maps.Keys(ss.Spec.EncryptedData))
 		in.keys = append(in.keys, slices.Collect(maps.Keys(ss.Spec.Template.Data))...)
@@ -73,11 +99,12 @@ func sealedSecretInput(ss *v1alpha1.SealedSecret, secret *corev1.Secret) policyI
 type policy func(in policyInput) (act action, reason, message string, ok bool)
 
 // secretPolicies run in order; the first that applies decides. They are pure
-// functions, table-tested in sealedsecret_policy_test.go.
+// functions, table-tested in secretpolicy_test.go.
 var secretPolicies = []policy{
 	secretAbsent,
 	secretNotOurs,
 	secretUpToDate,
+	secretWrittenBefore,
 	secretImmutable,
 }
 
@@ -91,10 +118,13 @@ func decide(in policyInput) (action, string, string) {
 }
 
 func secretAbsent(in policyInput) (action, string, string, bool) {
-	if in.secret == nil {
-		return actionCreate, v1alpha1.ReasonUnsealed, "Secret does not exist", true
+	if in.secret != nil {
+		return 0, "", "", false
 	}
-	return 0, "", "", false
+	if in.requireExisting {
+		return actionRefuse, v1alpha1.ReasonInvalidSpec, "creationPolicy Merge needs an existing Secret " + in.name, true
+	}
+	return actionCreate, v1alpha1.ReasonUnsealed, "Secret does not exist", true
 }
 
 func secretNotOurs(in policyInput) (action, string, string, bool) {
@@ -102,29 +132,72 @@ func secretNotOurs(in policyInput) (action, string, string, bool) {
 		return 0, "", "", false
 	}
 	return actionRefuse, v1alpha1.ReasonSecretNotOwned,
-		"a Secret named " + in.secret.Name + " exists and is not managed by this SealedSecret; kseal leaves it untouched (annotate it kseal.dev/managed=true to let kseal take it over)", true
+		"a Secret named " + in.secret.Name + " exists and is not managed by this " + in.kind + "; kseal leaves it untouched (annotate it kseal.dev/managed=true to let kseal take it over)", true
 }
 
 func secretUpToDate(in policyInput) (action, string, string, bool) {
-	a := in.secret.Annotations
-	if a[AnnotationSealedHash] != in.sealedHash {
+	if in.secret.Annotations[AnnotationSealedHash] != in.sealedHash || !dataIntact(in.secret, in.keys) || !ownerCurrent(in) {
 		return 0, "", "", false
-	}
-	if a[AnnotationDataHash] != dataHash(in.secret, in.keys) {
-		return 0, "", "", false
-	}
-	if !in.patch && !in.skipOwner && !ownedBy(in.secret, in.ownerUID, false) {
-		return 0, "", "", false // adopt a managed Secret
 	}
 	return actionNone, v1alpha1.ReasonUnsealed, messageUpToDate, true
+}
+
+// secretWrittenBefore recognises a Secret written before the source
+// fingerprint existed: its recorded data hash is that of the data the
+// source wants, its data is intact, and the labels and annotations are in
+// place. Nothing needs writing; the fingerprint is added on the next change.
+func secretWrittenBefore(in policyInput) (action, string, string, bool) {
+	l, a := in.legacy, in.secret.Annotations
+	if l == nil || a[AnnotationSealedHash] != "" || a[AnnotationDataHash] != l.dataHash || !dataIntact(in.secret, in.keys) || !ownerCurrent(in) {
+		return 0, "", "", false
+	}
+	if !subset(l.labels, in.secret.Labels) || !subset(l.annotations, a) {
+		return 0, "", "", false
+	}
+	return actionNone, v1alpha1.ReasonUnsealed, messageUpToDate, true
+}
+
+// ownerCurrent: the Secret is owned as the writer would own it (an owned
+// Secret that is only managed, not yet controlled, must be adopted).
+func ownerCurrent(in policyInput) bool {
+	return in.patch || in.skipOwner || ownedBy(in.secret, in.ownerUID, false)
 }
 
 func secretImmutable(in policyInput) (action, string, string, bool) {
 	if in.secret.Immutable != nil && *in.secret.Immutable {
 		return actionRefuse, v1alpha1.ReasonSecretImmutable,
-			"the Secret is immutable and differs from the SealedSecret; delete it and kseal will create it again", true
+			"the Secret is immutable and differs from the " + in.kind + "; delete it and kseal will create it again", true
 	}
 	return 0, "", "", false
+}
+
+func subset(want, have map[string]string) bool {
+	for k, v := range want {
+		if hv, ok := have[k]; !ok || hv != v {
+			return false
+		}
+	}
+	return true
+}
+
+// dataIntact reports whether the data kseal recorded (only keys, when
+// given) is still in the Secret.
+func dataIntact(s *corev1.Secret, keys []string) bool {
+	h := s.Annotations[AnnotationDataHash]
+	return h != "" && h == dataHash(s, keys)
+}
+
+// managedKeys returns the keys a patch-mode write recorded, nil when all
+// keys are managed.
+func managedKeys(s *corev1.Secret) []string {
+	v, ok := s.Annotations[AnnotationManagedKeys]
+	if !ok {
+		return nil
+	}
+	if v == "" {
+		return []string{}
+	}
+	return strings.Split(v, ",")
 }
 
 // annotated reports whether any of the names is "true" in any of the maps.
@@ -159,7 +232,9 @@ func ownedBy(secret *corev1.Secret, uid types.UID, skipOwner bool) bool {
 	if ref := metav1.GetControllerOf(secret); ref != nil {
 		return ref.UID == uid
 	}
-	return skipOwner && secret.Annotations[AnnotationSealedHash] != ""
+	// A Secret written without an owner carries kseal's hashes (the data
+	// hash alone for ExternalSecrets written by earlier versions).
+	return skipOwner && (secret.Annotations[AnnotationSealedHash] != "" || secret.Annotations[AnnotationDataHash] != "")
 }
 
 // sealedHash fingerprints everything that decides the Secret's content:

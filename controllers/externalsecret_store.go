@@ -1,0 +1,75 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kseal-dev/kseal/api/v1alpha1"
+)
+
+// resolveStore finds the referenced store and checks that this namespace
+// may use it.
+func (r *externalSecretReconciler) resolveStore(ctx context.Context, es *v1alpha1.ExternalSecret) (*storeInfo, error) {
+	ref := es.Spec.SecretStoreRef
+	if ref.Kind == v1alpha1.ClusterSecretStoreKind {
+		var css v1alpha1.ClusterSecretStore
+		if err := r.Get(ctx, client.ObjectKey{Name: ref.Name}, &css); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, retryLater(v1alpha1.ReasonStoreNotFound, fmt.Errorf("ClusterSecretStore %s not found", ref.Name))
+			}
+			return nil, err
+		}
+		allowed, err := r.namespaceAllowed(ctx, css.Spec.Conditions, es.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		if !allowed {
+			return nil, terminal(v1alpha1.ReasonStoreNotAllowed, fmt.Errorf("ClusterSecretStore %s does not allow namespace %s (see its spec.conditions)", ref.Name, es.Namespace))
+		}
+		return &storeInfo{Kind: v1alpha1.ClusterSecretStoreKind, Name: css.Name, Spec: &css.Spec, Generation: css.Generation}, nil
+	}
+	var ss v1alpha1.SecretStore
+	if err := r.Get(ctx, client.ObjectKey{Namespace: es.Namespace, Name: ref.Name}, &ss); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, retryLater(v1alpha1.ReasonStoreNotFound, fmt.Errorf("SecretStore %s/%s not found", es.Namespace, ref.Name))
+		}
+		return nil, err
+	}
+	return &storeInfo{Kind: v1alpha1.SecretStoreKind, Namespace: ss.Namespace, Name: ss.Name, Spec: &ss.Spec, Generation: ss.Generation}, nil
+}
+
+// namespaceAllowed applies a ClusterSecretStore's conditions.
+func (r *externalSecretReconciler) namespaceAllowed(ctx context.Context, conds []v1alpha1.ClusterSecretStoreCondition, namespace string) (bool, error) {
+	if len(conds) == 0 {
+		return true, nil
+	}
+	var ns *corev1.Namespace
+	for _, c := range conds {
+		if slices.Contains(c.Namespaces, namespace) {
+			return true, nil
+		}
+		if c.NamespaceSelector == nil {
+			continue
+		}
+		sel, err := metav1.LabelSelectorAsSelector(c.NamespaceSelector)
+		if err != nil {
+			return false, terminal(v1alpha1.ReasonInvalidSpec, fmt.Errorf("ClusterSecretStore namespaceSelector: %w", err))
+		}
+		if ns == nil {
+			ns = &corev1.Namespace{}
+			if err := r.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
+				return false, err
+			}
+		}
+		if sel.Matches(labelsOf(ns)) {
+			return true, nil
+		}
+	}
+	return false, nil
+}

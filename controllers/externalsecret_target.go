@@ -1,0 +1,120 @@
+package controllers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kseal-dev/kseal/api/v1alpha1"
+)
+
+// write puts the fetched data into the target Secret through the shared
+// rule set and writer: a refresh that found the same values writes nothing.
+func (r *externalSecretReconciler) write(ctx context.Context, es *v1alpha1.ExternalSecret, current *corev1.Secret, data map[string][]byte) error {
+	desired := desiredSecret(es, current, data)
+	in := externalSecretInput(es, current, desired)
+	act, reason, message := decide(in)
+	switch act {
+	case actionNone:
+		return nil
+	case actionRefuse:
+		return terminal(reason, errors.New(message))
+	}
+	if err := writeTargetSecret(ctx, r.Client, es, in, desired, "", act); err != nil {
+		return retryable(v1alpha1.ReasonProviderError, fmt.Errorf("writing Secret %s: %w", in.name, err))
+	}
+	return nil
+}
+
+// desiredSecret is the Secret the ExternalSecret asks for: the fetched data
+// with the template's metadata and type. A Secret's type cannot change, so
+// an existing Secret keeps its own.
+func desiredSecret(es *v1alpha1.ExternalSecret, current *corev1.Secret, data map[string][]byte) *corev1.Secret {
+	s := &corev1.Secret{Data: data, Type: corev1.SecretTypeOpaque}
+	if t := es.Spec.Target.Template; t != nil {
+		s.Labels = maps.Clone(t.Metadata.Labels)
+		s.Annotations = maps.Clone(t.Metadata.Annotations)
+		if t.Type != "" {
+			s.Type = t.Type
+		}
+	}
+	if current != nil {
+		s.Type = current.Type
+		s.Immutable = current.Immutable
+	}
+	if es.Spec.Target.Immutable && creationPolicy(es) != v1alpha1.CreationPolicyMerge {
+		yes := true
+		s.Immutable = &yes
+	}
+	return s
+}
+
+// externalSecretInput expresses the creation policy in the shared policy
+// input: Owner owns the Secret, Orphan writes it without an owner, Merge
+// patches the fetched keys into an existing Secret.
+func externalSecretInput(es *v1alpha1.ExternalSecret, current, desired *corev1.Secret) policyInput {
+	policy := creationPolicy(es)
+	in := policyInput{
+		kind:            "ExternalSecret",
+		name:            targetName(es),
+		ownerUID:        es.UID,
+		patch:           policy == v1alpha1.CreationPolicyMerge,
+		requireExisting: policy == v1alpha1.CreationPolicyMerge,
+		skipOwner:       policy == v1alpha1.CreationPolicyOrphan,
+		secret:          current,
+	}
+	if in.patch {
+		in.keys = slices.Sorted(maps.Keys(desired.Data))
+	}
+	in.sealedHash = externalSecretHash(es, desired, in.keys)
+	if current != nil {
+		// What an earlier writer would have recorded for the same result.
+		merged := current.DeepCopy()
+		if in.patch {
+			if merged.Data == nil {
+				merged.Data = map[string][]byte{}
+			}
+			maps.Copy(merged.Data, desired.Data)
+		} else {
+			merged.Data = desired.Data
+		}
+		in.legacy = &legacyWrite{dataHash: dataHash(merged, in.keys), labels: desired.Labels, annotations: desired.Annotations}
+	}
+	return in
+}
+
+// externalSecretHash fingerprints what decides the Secret: the target's
+// name, policy and metadata, and the data to write.
+func externalSecretHash(es *v1alpha1.ExternalSecret, desired *corev1.Secret, keys []string) string {
+	b, _ := json.Marshal(struct {
+		Namespace, Name     string
+		Policy              v1alpha1.CreationPolicy
+		Labels, Annotations map[string]string
+		Immutable           *bool
+		Data                string
+	}{es.Namespace, targetName(es), creationPolicy(es), desired.Labels, desired.Annotations, desired.Immutable, dataHash(desired, keys)})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+// deleteGone applies deletionPolicy Delete: every remote value is gone, so
+// the Secret this ExternalSecret controls is deleted.
+func (r *externalSecretReconciler) deleteGone(ctx context.Context, es *v1alpha1.ExternalSecret, secret *corev1.Secret, cause error) error {
+	if secret != nil && ownedBy(secret, es.UID, false) {
+		if err := r.Delete(ctx, secret, &client.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &secret.UID}}); err != nil && !apierrors.IsNotFound(err) {
+			return retryable(v1alpha1.ReasonProviderError, fmt.Errorf("deleting Secret %s: %w", secret.Name, err))
+		}
+		r.event(es, corev1.EventTypeNormal, EventDeleted, "every remote value is gone; Secret "+secret.Name+" deleted (deletionPolicy Delete)")
+	}
+	return retryLater(v1alpha1.ReasonRemoteNotFound, fmt.Errorf("every remote value is gone (deletionPolicy Delete): %w", cause))
+}
