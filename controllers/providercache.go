@@ -21,7 +21,7 @@ var metav1CreateOptions = metav1.CreateOptions{}
 // of its credential Secrets changes.
 type providerCache struct {
 	client client.Client
-	build  ProviderFactory
+	build  providerFactory
 
 	mu      sync.Mutex
 	entries map[string]*providerEntry
@@ -32,7 +32,7 @@ type providerEntry struct {
 	provider    providers.Provider
 }
 
-func newProviderCache(c client.Client, build ProviderFactory) *providerCache {
+func newProviderCache(c client.Client, build providerFactory) *providerCache {
 	return &providerCache{client: c, build: build, entries: map[string]*providerEntry{}}
 }
 

@@ -13,8 +13,6 @@ import (
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
 	"github.com/kseal-dev/kseal/providers"
-	"github.com/kseal-dev/kseal/providers/aws"
-	"github.com/kseal-dev/kseal/providers/vault"
 )
 
 // storeInfo is a SecretStore or ClusterSecretStore, resolved for one use.
@@ -44,9 +42,9 @@ func (s *storeInfo) providerName() string {
 	return "unknown"
 }
 
-// ProviderFactory builds a provider client for a store. Setup uses
+// providerFactory builds a provider client for a store. Setup uses
 // buildProvider; tests may substitute endpoints through the store spec.
-type ProviderFactory func(ctx context.Context, store *storeInfo) (providers.Provider, error)
+type providerFactory func(ctx context.Context, store *storeInfo) (providers.Provider, error)
 
 // providerBuilder builds providers from store specs, resolving credentials
 // from Secrets and service account tokens. It is the explicit provider
@@ -81,7 +79,7 @@ func credentialNamespace(store *storeInfo, refNamespace string) (string, error) 
 
 var errInvalidStore = errors.New("invalid store")
 
-// build implements ProviderFactory.
+// build implements providerFactory.
 func (b *providerBuilder) build(ctx context.Context, store *storeInfo) (providers.Provider, error) {
 	onCall := func(op string, err error) { countProviderCall(store.providerName(), op, err) }
 	switch p := store.Spec.Provider; {
@@ -91,111 +89,6 @@ func (b *providerBuilder) build(ctx context.Context, store *storeInfo) (provider
 		return b.buildVault(ctx, store, p.Vault, onCall)
 	}
 	return nil, fmt.Errorf("%w: spec.provider needs aws or vault", errInvalidStore)
-}
-
-// buildAWS builds an AWS Secrets Manager provider.
-func (b *providerBuilder) buildAWS(ctx context.Context, store *storeInfo, p *v1alpha1.AWSProvider, onCall func(string, error)) (providers.Provider, error) {
-	if err := b.policy.checkServer(store, "spec.provider.aws.endpoint", p.Endpoint); err != nil {
-		return nil, err
-	}
-	if err := b.policy.checkServer(store, "spec.provider.aws.stsEndpoint", p.STSEndpoint); err != nil {
-		return nil, err
-	}
-	cfg := aws.Config{Region: p.Region, Endpoint: p.Endpoint, STSEndpoint: p.STSEndpoint, Role: p.Role, OnCall: onCall, BatchWindow: b.awsBatchWindow}
-	switch ref, jwt := p.Auth.SecretRef, p.Auth.JWT; {
-	case ref != nil:
-		id, err := b.secretValue(ctx, store, ref.AccessKeyID)
-		if err != nil {
-			return nil, err
-		}
-		key, err := b.secretValue(ctx, store, ref.SecretAccessKey)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Static = &aws.StaticCredentials{AccessKeyID: string(id), SecretAccessKey: string(key)}
-		if ref.SessionToken != nil {
-			tok, err := b.secretValue(ctx, store, *ref.SessionToken)
-			if err != nil {
-				return nil, err
-			}
-			cfg.Static.SessionToken = string(tok)
-		}
-	case jwt != nil:
-		tokenFn, err := b.serviceAccountToken(store, jwt.ServiceAccountRef, AWSAudience)
-		if err != nil {
-			return nil, err
-		}
-		cfg.WebIdentityToken = tokenFn
-	case store.Kind == v1alpha1.SecretStoreKind && !b.policy.NamespacedDefaultCredentials:
-		return nil, fmt.Errorf("%w: spec.provider.aws.auth is empty: a SecretStore must name its credentials (secretRef or jwt); the controller's own AWS credentials serve ClusterSecretStores only (controller flag --namespaced-stores-default-credentials)", errInvalidStore)
-	}
-	prov, err := aws.New(ctx, cfg)
-	if errors.Is(err, aws.ErrConfig) {
-		return nil, fmt.Errorf("%w: %w", errInvalidStore, err)
-	}
-	return prov, err
-}
-
-// buildVault builds a Vault KV provider.
-func (b *providerBuilder) buildVault(ctx context.Context, store *storeInfo, p *v1alpha1.VaultProvider, onCall func(string, error)) (providers.Provider, error) {
-	if err := b.policy.checkServer(store, "spec.provider.vault.server", p.Server); err != nil {
-		return nil, err
-	}
-	cfg := vault.Config{
-		Server: p.Server, AllowHTTP: b.policy.VaultAllowHTTP, MountPath: p.Path, KVVersion: string(p.Version),
-		Namespace: p.Namespace, CABundle: p.CABundle, OnCall: onCall,
-	}
-	if cfg.KVVersion == "" {
-		cfg.KVVersion = vault.KVv2
-	}
-	aud := b.policy.VaultAudience
-	switch auth := p.Auth; {
-	case auth.TokenSecretRef != nil:
-		tok, err := b.secretValue(ctx, store, *auth.TokenSecretRef)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Auth.Token = string(tok)
-	case auth.AppRole != nil:
-		roleID := auth.AppRole.RoleID
-		if auth.AppRole.RoleRef != nil {
-			v, err := b.secretValue(ctx, store, *auth.AppRole.RoleRef)
-			if err != nil {
-				return nil, err
-			}
-			roleID = string(v)
-		}
-		secretID, err := b.secretValue(ctx, store, auth.AppRole.SecretRef)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Auth.AppRole = &vault.AppRoleAuth{Path: auth.AppRole.Path, RoleID: roleID, SecretID: string(secretID)}
-	case auth.Kubernetes != nil:
-		k := auth.Kubernetes
-		jwtFn, err := b.jwtSource(ctx, store, k.ServiceAccountRef, k.SecretRef, aud)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Auth.Kubernetes = &vault.KubernetesAuth{MountPath: k.MountPath, Role: k.Role, JWT: jwtFn}
-	case auth.JWT != nil:
-		j := auth.JWT
-		var sa *v1alpha1.ServiceAccountSelector
-		if j.KubernetesServiceAccountToken != nil {
-			sa = &j.KubernetesServiceAccountToken.ServiceAccountRef
-		}
-		jwtFn, err := b.jwtSource(ctx, store, sa, j.SecretRef, aud)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Auth.JWT = &vault.JWTAuth{Path: j.Path, Role: j.Role, JWT: jwtFn}
-	default:
-		return nil, fmt.Errorf("%w: vault auth needs tokenSecretRef, appRole, kubernetes or jwt", errInvalidStore)
-	}
-	prov, err := vault.New(ctx, cfg)
-	if errors.Is(err, vault.ErrConfig) {
-		return nil, fmt.Errorf("%w: %w", errInvalidStore, err)
-	}
-	return prov, err
 }
 
 // secretValue reads one key of a credential Secret.
