@@ -6,6 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/kseal-dev/kseal/crypto/sealing"
 )
 
 // Metrics, registered with controller-runtime's registry (served on the
@@ -37,6 +39,10 @@ var (
 		Name: "kseal_externalsecret_sync_total",
 		Help: "ExternalSecret syncs, by result (success or error) and Ready reason.",
 	}, []string{"result", "reason"})
+	rsaOperations = prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "kseal_rsa_operations_total",
+		Help: "RSA-OAEP decryptions (format v1), including keys tried that did not open an item.",
+	}, func() float64 { return float64(sealing.RSAOperations()) })
 	keysLoaded = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "kseal_keys",
 		Help: "Key generations loaded (kseal and imported sealed-secrets keys).",
@@ -44,7 +50,7 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(unsealTotal, decryptionsTotal, decryptDuration, keysLoaded, apiRequests, providerCalls, syncTotal)
+	metrics.Registry.MustRegister(unsealTotal, decryptionsTotal, decryptDuration, keysLoaded, rsaOperations, apiRequests, providerCalls, syncTotal)
 }
 
 func observeAPI(endpoint string, code int, _ time.Duration) {

@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync/atomic"
 )
 
 const (
@@ -61,6 +62,13 @@ func v1Parts(ciphertext []byte) (wrapped, sealed []byte, err error) {
 	return ciphertext[2 : 2+n], ciphertext[2+n:], nil
 }
 
+// rsaOperations counts RSA-OAEP decryptions, the cost of format v1.
+var rsaOperations atomic.Uint64
+
+// RSAOperations returns how many RSA-OAEP decryptions this process has
+// made (for the controller's metrics).
+func RSAOperations() uint64 { return rsaOperations.Load() }
+
 // openV1 opens a v1 ciphertext with one RSA key. It returns errWrongKeyOrLabel
 // when RSA-OAEP rejects the session key (the two cannot be told apart), and a
 // CorruptError when the key unwrapped but the value does not authenticate.
@@ -72,6 +80,7 @@ func openV1(priv *rsa.PrivateKey, label, ciphertext []byte) ([]byte, error) {
 	if len(wrapped) != priv.Size() {
 		return nil, errWrongKeyOrLabel
 	}
+	rsaOperations.Add(1)
 	sessionKey, err := rsa.DecryptOAEP(sha256.New(), nil, priv, wrapped, label)
 	if err != nil || len(sessionKey) != sessionKeySize {
 		return nil, errWrongKeyOrLabel

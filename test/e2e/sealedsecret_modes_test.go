@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/kseal-dev/kseal/controllers"
 	"github.com/kseal-dev/kseal/crypto/keys"
 	"github.com/kseal-dev/kseal/crypto/sealedsecret"
+	"github.com/kseal-dev/kseal/crypto/sealing"
 )
 
 // TestSealedSecret_patchAndSkipOwner: kseal.dev/patch merges items into a
@@ -173,4 +176,61 @@ func waitQuiet(t *testing.T, controller string) {
 		time.Sleep(500 * time.Millisecond)
 		return quiet
 	})
+}
+
+// TestSealedSecret_migrationCostsOneRSAOperationPerItem: SealedSecrets
+// sealed for an imported sealed-secrets key, never opened before, try the
+// key that opened the previous object first, so the migration costs one RSA
+// operation per item (read from kseal_rsa_operations_total), not one more
+// per object for kseal's own newest key.
+func TestSealedSecret_migrationCostsOneRSAOperationPerItem(t *testing.T) {
+	bitnamiNS := newNamespace(t, "sealed-secrets")
+	keyPEM, err := os.ReadFile("../../crypto/sealing/testdata/kubeseal/key.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, err := os.ReadFile("../../crypto/sealing/testdata/kubeseal/cert.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keySecret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "sealed-secrets-key", Namespace: bitnamiNS,
+			Labels: map[string]string{v1alpha1.LabelBitnamiSealingKey: "active"}},
+		Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{"tls.key": keyPEM, "tls.crt": certPEM},
+	}
+	if err := env.Client.Create(ctx, keySecret); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := keys.ParseCertificate(certPEM, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := startController(t, controllers.Options{Workers: 1, Keys: controllers.KeyManagerOptions{BitnamiNamespace: bitnamiNS}})
+	defer c.stop()
+	waitQuiet(t, "sealedsecret") // objects left by earlier tests
+	ns := newNamespace(t, "migration")
+	const objects, items = 40, 3
+	before := metricSum(t, "kseal_rsa_operations_total")
+	for i := range objects {
+		data := map[string]string{}
+		for j := range items {
+			data[fmt.Sprintf("k%d", j)] = canary(fmt.Sprintf("m%d-%d", i, j))
+		}
+		ss, err := sealedsecret.Seal(secret(ns, fmt.Sprintf("m-%02d", i), data), &cert.PublicKey, sealedsecret.SealOptions{Version: sealing.V1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ss.APIVersion = sealedsecret.APIVersion
+		if err := env.Client.Create(ctx, ss); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitAllReady(t, ns, objects)
+	ops := metricSum(t, "kseal_rsa_operations_total") - before
+	t.Logf("%d SealedSecrets x %d v1 items: %v RSA operations", objects, items, ops)
+	// One worker: only the first object may try kseal's own key first.
+	if ops > objects*items+1 {
+		t.Errorf("%v RSA operations for %d v1 items, want at most %d", ops, objects*items, objects*items+1)
+	}
 }
