@@ -39,6 +39,13 @@ type Options struct {
 	// WrappedKey, when set, is what the age stanzas hold instead of the
 	// data key (for documents whose stanza was replaced).
 	WrappedKey []byte
+	// KeyGroups, when set, are key groups of age recipients, as
+	// key_groups in .sops.yaml: the data key is split with Shamir's scheme,
+	// one part per group, ShamirThreshold of them needed (every group when
+	// zero). Recipients, if any, make one more group before them.
+	KeyGroups [][]string
+	// ShamirThreshold is the number of key groups needed (shamir_threshold).
+	ShamirThreshold int
 }
 
 // Encrypt encrypts the plaintext document plain, in format f.
@@ -51,18 +58,27 @@ func Encrypt(plain []byte, f sops.Format, opts Options) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load plaintext: %w", err)
 	}
-	var group gosops.KeyGroup
-	for _, r := range opts.Recipients {
-		mk, err := sopsage.MasterKeyFromRecipient(r)
-		if err != nil {
-			return nil, err
+	var groups []gosops.KeyGroup
+	lists := opts.KeyGroups
+	if len(opts.Recipients) > 0 || len(lists) == 0 {
+		lists = append([][]string{opts.Recipients}, lists...)
+	}
+	for _, list := range lists {
+		var group gosops.KeyGroup
+		for _, r := range list {
+			mk, err := sopsage.MasterKeyFromRecipient(r)
+			if err != nil {
+				return nil, err
+			}
+			group = append(group, keys.MasterKey(mk))
 		}
-		group = append(group, keys.MasterKey(mk))
+		groups = append(groups, group)
 	}
 	tree := gosops.Tree{
 		Branches: branches,
 		Metadata: gosops.Metadata{
-			KeyGroups:        []gosops.KeyGroup{group},
+			KeyGroups:        groups,
+			ShamirThreshold:  opts.ShamirThreshold,
 			EncryptedRegex:   opts.EncryptedRegex,
 			MACOnlyEncrypted: opts.MACOnlyEncrypted,
 			Version:          version.Version,
