@@ -4,8 +4,14 @@
 package sopstest
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"time"
+
+	"filippo.io/age"
+	"filippo.io/age/armor"
 
 	gosops "github.com/getsops/sops/v3"
 	"github.com/getsops/sops/v3/aes"
@@ -141,4 +147,38 @@ func storeFor(f sops.Format) (gosops.Store, error) {
 		return ini.NewStore(&config.INIStoreConfig{}), nil
 	}
 	return nil, fmt.Errorf("unknown format %v", f)
+}
+
+// DataKey opens the data key of the SOPS document data (format f) with id,
+// so tests can tell whether it changed.
+func DataKey(data []byte, f sops.Format, id age.Identity) ([]byte, error) {
+	store, err := storeFor(f)
+	if err != nil {
+		return nil, err
+	}
+	tree, err := store.LoadEncryptedFile(data)
+	if err != nil {
+		return nil, err
+	}
+	svc := keyservice.NewCustomLocalClient(ageOpener{id})
+	return tree.Metadata.GetDataKeyWithKeyServices([]keyservice.KeyServiceClient{svc}, nil)
+}
+
+// ageOpener is a key service that opens age stanzas with one identity.
+type ageOpener struct{ id age.Identity }
+
+func (o ageOpener) Decrypt(_ context.Context, req *keyservice.DecryptRequest) (*keyservice.DecryptResponse, error) {
+	r, err := age.Decrypt(armor.NewReader(bytes.NewReader(req.GetCiphertext())), o.id)
+	if err != nil {
+		return nil, err
+	}
+	key, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	return &keyservice.DecryptResponse{Plaintext: key}, nil
+}
+
+func (ageOpener) Encrypt(context.Context, *keyservice.EncryptRequest) (*keyservice.EncryptResponse, error) {
+	return nil, fmt.Errorf("sopstest: ageOpener does not encrypt")
 }
