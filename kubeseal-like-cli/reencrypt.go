@@ -215,6 +215,9 @@ func (r *reencrypter) content(ctx context.Context, path string, data []byte) ([]
 	case f == sops.FormatDotenv || (f == sops.FormatJSON && sops.IsEncrypted(data, f)):
 		return r.whole(ctx, path, data, f)
 	}
+	if _, err := checkYAML(path, data, defaultYAMLLimits, nil); err != nil {
+		return nil, 0, nil, withHint(err, hintYAMLLimit)
+	}
 	docs, err := splitDocuments(data)
 	if err != nil {
 		return nil, 0, nil, err
