@@ -186,6 +186,11 @@ func sopsOutcome(err error) (note string, failed bool) {
 
 // sopsError adds what to do to the error of one SOPS document.
 func sopsError(err error) error {
+	// The caller names the file and document already.
+	var se *sops.Error
+	if errors.As(err, &se) {
+		err = se.Err
+	}
 	var ke *sops.KeyError
 	switch {
 	case errors.Is(err, sops.ErrMACMismatch):

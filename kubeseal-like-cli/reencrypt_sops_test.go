@@ -220,7 +220,7 @@ func TestReencrypt_sopsRefused(t *testing.T) {
 	writeFiles(t, dir, map[string]string{"db.enc.yaml": strings.Replace(enc, "name: db", "name: other", 1)})
 	before := snapshot(t, dir)
 	out, errOut, code := runCLI(t, "", "reencrypt", "--age-key-file", r.backup, dir)
-	if code != 1 || !strings.Contains(out, "0 changed, 0 unchanged, 1 failed") || !strings.Contains(out, "MAC mismatch") ||
+	if code != 1 || !strings.Contains(out, "0 changed, 0 unchanged, 1 failed") || !strings.Contains(out, "  failed: "+filepath.Join(dir, "db.enc.yaml")+": SOPS document 1: MAC mismatch") ||
 		strings.Contains(out+errOut, "pw-x") {
 		t.Fatalf("reencrypt of a changed file = %d\n%s%s", code, out, errOut)
 	}
