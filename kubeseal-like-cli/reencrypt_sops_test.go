@@ -232,3 +232,30 @@ func TestReencrypt_sopsRefused(t *testing.T) {
 		t.Fatalf("reencrypt without keys = %d\n%s%s", code, out, errOut)
 	}
 }
+
+// TestReencrypt_sopsStream: a YAML stream sops encrypted as one document
+// (every document carries the same metadata and one MAC covers them all)
+// is moved as one, and still opens.
+func TestReencrypt_sopsStream(t *testing.T) {
+	isolateEnv(t)
+	r := newRenewal(t)
+	dir := t.TempDir()
+	stream := sopsEncrypt(t, "a: pw-s1\n---\nb: pw-s2\n", sops.FormatYAML, sopstest.Options{Recipients: []string{r.recipient(r.gen1)}})
+	if strings.Count(stream, "\nsops:\n") != 2 {
+		t.Fatalf("fixture: want the metadata in both documents:\n%s", stream)
+	}
+	writeFiles(t, dir, map[string]string{"stream.enc.yaml": stream})
+	out, errOut, code := runCLI(t, "", "reencrypt", "--age-key-file", r.backup, dir)
+	if code != 0 || out != "reencrypt: 1 changed, 0 unchanged, 0 failed\n" {
+		t.Fatalf("reencrypt = %d\n%s%s", code, out, errOut)
+	}
+	data := readFile(t, filepath.Join(dir, "stream.enc.yaml"))
+	g2, _ := sops.New([]age.Identity{r.gen2.Sops}, sops.Options{})
+	plain, err := g2.Decrypt("stream", data, sops.FormatYAML)
+	if err != nil || !strings.Contains(string(plain), "pw-s1") || !strings.Contains(string(plain), "pw-s2") {
+		t.Fatalf("generation 2 does not open the stream: %v", err)
+	}
+	if strings.Contains(string(data), r.recipient(r.gen1)) {
+		t.Fatal("the stream is still encrypted to generation 1")
+	}
+}
