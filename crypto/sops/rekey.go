@@ -1,6 +1,7 @@
 package sops
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -97,7 +98,7 @@ func (d *Decryptor) Rekey(name string, data []byte, f Format, opts RekeyOptions)
 			return nil, false, err
 		}
 	}
-	changed, err = d.regroup(&tree.Metadata, ours, opts)
+	changed, err = d.regroup(&tree.Metadata, ours, opts, key)
 	if err != nil {
 		return nil, false, &Error{Name: name, Err: err}
 	}
@@ -161,7 +162,9 @@ func holdsAny(md *gosops.Metadata, recipients []string) bool {
 // regroup puts opts.To in place of opts.Replace in every key group that
 // holds one of ours, encrypting the group's part of the data key (opened
 // with the identities held) to opts.To. It reports whether a group changed.
-func (d *Decryptor) regroup(md *gosops.Metadata, ours []string, opts RekeyOptions) (bool, error) {
+// key is the whole data key: with one group, the part must be it (a stanza
+// holding something else is not passed on).
+func (d *Decryptor) regroup(md *gosops.Metadata, ours []string, opts RekeyOptions, key []byte) (bool, error) {
 	changed := false
 	for gi, group := range md.KeyGroups {
 		var kept gosops.KeyGroup
@@ -193,7 +196,8 @@ func (d *Decryptor) regroup(md *gosops.Metadata, ours []string, opts RekeyOption
 		if !hasTo && !touched {
 			continue // a group kseal has no key in
 		}
-		if part == nil {
+		if part == nil || (len(md.KeyGroups) == 1 && !bytes.Equal(part, key)) {
+			clear(part)
 			return false, errUndecryptable
 		}
 		if !hasTo {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	sopsage "github.com/getsops/sops/v3/age"
 	"github.com/getsops/sops/v3/config"
 	"github.com/getsops/sops/v3/pgp"
 	"github.com/getsops/sops/v3/stores/yaml"
@@ -127,6 +128,7 @@ func TestDecryptor_Rekey_refused(t *testing.T) {
 		"pgp, rotate":  {withPGP(t, ours), true, sops.ErrRotateForeign},
 		"pgp, rewrap":  {withPGP(t, ours), false, nil},
 		"tampered too": {tampered, true, sops.ErrMACMismatch},
+		"other stanza": {withStanza(t, encrypt(t, "password: pw-canary\n", sops.FormatYAML, sopstest.Options{Recipients: []string{k.foreignA.recipient, k.gen1.recipient}}), k.gen1.recipient), false, sops.ErrCorrupt},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -156,6 +158,29 @@ func withPGP(t *testing.T, doc []byte) []byte {
 	mk := pgp.NewMasterKeyFromFingerprint("0123456789ABCDEF0123456789ABCDEF01234567")
 	mk.EncryptedKey = "-----BEGIN PGP MESSAGE-----\nx\n-----END PGP MESSAGE-----"
 	tree.Metadata.KeyGroups[0] = append(tree.Metadata.KeyGroups[0], mk)
+	out, err := st.EmitEncryptedFile(tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// withStanza replaces the age stanza for recipient with one holding another
+// key: the document still opens through its other recipients.
+func withStanza(t *testing.T, doc []byte, recipient string) []byte {
+	t.Helper()
+	st := yaml.NewStore(&config.YAMLStoreConfig{})
+	tree, err := st.LoadEncryptedFile(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range tree.Metadata.KeyGroups[0] {
+		if ak, ok := k.(*sopsage.MasterKey); ok && ak.Recipient == recipient {
+			if err := ak.Encrypt(bytes.Repeat([]byte{7}, 32)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	out, err := st.EmitEncryptedFile(tree)
 	if err != nil {
 		t.Fatal(err)
