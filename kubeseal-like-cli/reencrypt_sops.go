@@ -202,3 +202,39 @@ func sopsError(err error) error {
 	}
 	return err
 }
+
+// whole re-encrypts a file that is one SOPS document (JSON, dotenv, or a
+// YAML stream that sops encrypted as one).
+func (r *reencrypter) whole(ctx context.Context, path string, data []byte, f sops.Format) ([]byte, fileResult, []string, error) {
+	if f == sops.FormatDotenv && !sops.IsEncrypted(data, f) {
+		return nil, fileWithout, nil, nil
+	}
+	out, changed, err := r.sops.rekey(ctx, path, data, f)
+	if note, failed := sopsOutcome(err); err != nil && !failed {
+		return nil, fileWithout, []string{note}, nil
+	}
+	switch {
+	case err != nil:
+		return nil, 0, nil, sopsError(err)
+	case !changed:
+		return nil, fileUnchanged, nil, nil
+	}
+	return out, fileChanged, nil, nil
+}
+
+// sopsStream reports whether docs are one SOPS document that sops encrypted
+// as a YAML stream: each document carries the same metadata (the first one's
+// counts), so two or more documents share one MAC.
+func sopsStream(docs []document) bool {
+	seen := map[string]bool{}
+	for _, d := range docs {
+		if d.sopsMAC == "" {
+			continue
+		}
+		if seen[d.sopsMAC] {
+			return true
+		}
+		seen[d.sopsMAC] = true
+	}
+	return false
+}
