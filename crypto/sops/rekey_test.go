@@ -187,3 +187,23 @@ func withStanza(t *testing.T, doc []byte, recipient string) []byte {
 	}
 	return out
 }
+
+// BenchmarkRekey100 moves 100 Secrets from one post-quantum recipient to
+// another, as kseal reencrypt does after a renewal; one op is all 100.
+func BenchmarkRekey100(b *testing.B) {
+	gen1, gen2 := newHybrid(b), newHybrid(b)
+	docs := benchSecrets(b, 100, gen1.recipient)
+	d := newDecryptor(b, sops.Options{}, gen1, gen2)
+	for _, rotate := range []bool{false, true} {
+		b.Run(map[bool]string{false: "rewrap", true: "rotate"}[rotate], func(b *testing.B) {
+			opts := sops.RekeyOptions{To: gen2.recipient, Replace: []string{gen1.recipient}, RotateDataKey: rotate}
+			for b.Loop() {
+				for i, doc := range docs {
+					if _, _, err := d.Rekey("secret.yaml", doc, sops.FormatYAML, opts); err != nil {
+						b.Fatalf("document %d: %v", i, err)
+					}
+				}
+			}
+		})
+	}
+}
