@@ -198,7 +198,7 @@ func sopsError(err error) error {
 	case errors.Is(err, sops.ErrRotateForeign):
 		return fmt.Errorf("%w (run sops rotate, then kseal reencrypt without --rotate-data-key)", err)
 	case errors.As(err, &ke):
-		return fmt.Errorf("%w (the key generations given open none of its key groups)", err)
+		return fmt.Errorf("%w (the key generations given do not open enough of its key groups for its data key)", err)
 	}
 	return err
 }
