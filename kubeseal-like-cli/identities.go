@@ -155,8 +155,29 @@ func looksLikeKeyManifest(data []byte) bool {
 // identitiesFromManifest reads the identities in the Secrets of a manifest
 // (documents, or a List): see secretIdentities.
 func identitiesFromManifest(path string, data []byte) ([]age.Identity, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	secrets, err := manifestSecrets(path, data)
+	if err != nil {
+		return nil, err
+	}
 	var ids []age.Identity
+	for i := range secrets {
+		got, err := secretIdentities(&secrets[i])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		ids = append(ids, got...)
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("%s: no age identity found in its Secrets (expected an %s, %s or *.agekey entry)", path, keys.SecretKeySops, keys.SecretKeyAge)
+	}
+	return ids, nil
+}
+
+// manifestSecrets reads the Secrets of a manifest: documents, or Lists of
+// them. Anything else is an error naming the document, never its content.
+func manifestSecrets(path string, data []byte) ([]corev1.Secret, error) {
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var secrets []corev1.Secret
 	for doc := 1; ; doc++ {
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
@@ -184,17 +205,10 @@ func identitiesFromManifest(path string, data []byte) ([]age.Identity, error) {
 			if err := json.Unmarshal(item, &s); err != nil || s.Kind != "Secret" {
 				return nil, fmt.Errorf("%s: document %d item %d: not a Secret", path, doc, i+1)
 			}
-			got, err := secretIdentities(&s)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", path, err)
-			}
-			ids = append(ids, got...)
+			secrets = append(secrets, s)
 		}
 	}
-	if len(ids) == 0 {
-		return nil, fmt.Errorf("%s: no age identity found in its Secrets (expected an %s, %s or *.agekey entry)", path, keys.SecretKeySops, keys.SecretKeyAge)
-	}
-	return ids, nil
+	return secrets, nil
 }
 
 // secretIdentities returns the age identities a Secret holds for SOPS:
@@ -238,6 +252,46 @@ func keySecretName(s *corev1.Secret) string {
 // kubeconfig's credentials and returns their SOPS identities. It needs list
 // on secrets in that namespace.
 func identitiesFromCluster(ctx context.Context, f *controllerFlags) ([]age.Identity, error) {
+	items, err := keySecretsFromCluster(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	var ids []age.Identity
+	for i := range items {
+		s := &items[i]
+		// The SOPS identity; a generation made before kseal separated
+		// purposes has only age.key, which then serves SOPS too.
+		field := keys.SecretKeySops
+		raw := bytes.TrimSpace(s.Data[field])
+		if len(raw) == 0 {
+			field = keys.SecretKeyAge
+			raw = bytes.TrimSpace(s.Data[field])
+		}
+		if len(raw) == 0 {
+			continue // a sealed-secrets key: RSA only
+		}
+		got, err := sops.ParseIdentities(fmt.Sprintf("key Secret %s/%s %s", s.Namespace, s.Name, field), raw)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, got...)
+	}
+	if len(ids) == 0 {
+		return nil, errNoClusterKey(f)
+	}
+	return ids, nil
+}
+
+// errNoClusterKey: no key Secret of the controller holds an age identity.
+func errNoClusterKey(f *controllerFlags) error {
+	selector := v1alpha1.LabelSealingKey + "=active"
+	return withHint(fmt.Errorf("--from-cluster: no key Secret with an %s in namespace %s (label %s)", keys.SecretKeyAge, f.namespace, selector),
+		"is the controller installed there? check --controller-namespace and --context")
+}
+
+// keySecretsFromCluster lists the controller's key Secrets with the
+// kubeconfig's credentials.
+func keySecretsFromCluster(ctx context.Context, f *controllerFlags) ([]corev1.Secret, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = f.kubeconfig
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: f.context}).ClientConfig()
@@ -259,29 +313,5 @@ func identitiesFromCluster(ctx context.Context, f *controllerFlags) ([]age.Ident
 		return nil, withHint(fmt.Errorf("--from-cluster: list the key Secrets in namespace %s: %w", f.namespace, err),
 			"the kubeconfig user (or service account) needs list on secrets in namespace %s; check --controller-namespace", f.namespace)
 	}
-	var ids []age.Identity
-	for i := range list.Items {
-		s := &list.Items[i]
-		// The SOPS identity; a generation made before kseal separated
-		// purposes has only age.key, which then serves SOPS too.
-		field := keys.SecretKeySops
-		raw := bytes.TrimSpace(s.Data[field])
-		if len(raw) == 0 {
-			field = keys.SecretKeyAge
-			raw = bytes.TrimSpace(s.Data[field])
-		}
-		if len(raw) == 0 {
-			continue // a sealed-secrets key: RSA only
-		}
-		got, err := sops.ParseIdentities(fmt.Sprintf("key Secret %s/%s %s", s.Namespace, s.Name, field), raw)
-		if err != nil {
-			return nil, err
-		}
-		ids = append(ids, got...)
-	}
-	if len(ids) == 0 {
-		return nil, withHint(fmt.Errorf("--from-cluster: no key Secret with an %s in namespace %s (label %s)", keys.SecretKeyAge, f.namespace, selector),
-			"is the controller installed there? check --controller-namespace and --context")
-	}
-	return ids, nil
+	return list.Items, nil
 }

@@ -20,17 +20,19 @@ import (
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
 	"github.com/kseal-dev/kseal/crypto/sealedsecret"
+	"github.com/kseal-dev/kseal/crypto/sops"
 )
 
 type reencryptOptions struct {
 	controller controllerFlags
+	sops       sopsRekeyFlags
 }
 
 func newReencryptCommand(s *streams) *cobra.Command {
 	o := &reencryptOptions{}
 	cmd := &cobra.Command{
 		Use:   "reencrypt PATH...",
-		Short: "Re-encrypt SealedSecrets in files and directories with the controller's newest key",
+		Short: "Re-encrypt SealedSecrets and SOPS files in files and directories to the controller's newest key",
 		Long: `Reencrypt sends every SealedSecret found in the given files, and in the
 *.yaml, *.yml and *.json files under the given directories (hidden directories
 such as .git are skipped), to the controller, which seals its items again with
@@ -39,16 +41,30 @@ when a SealedSecret changed; other documents of a multi-document file are kept
 byte for byte. kseal.dev objects are sealed in format v2, bitnami.com objects in
 format v1, each with its scope.
 
-A file with a problem (not YAML, or a SealedSecret the controller cannot
-unseal) is left untouched and listed at the end; the exit code is then 1.`,
+SOPS documents (YAML, JSON and .env files with sops metadata, such as
+Secrets encrypted with encrypted_regex for Flux) are moved to the newest key
+generation's SOPS recipient, on this machine, with the key generations read
+by --from-cluster or from a key Secret backup given to --age-key-file: the
+data key is opened and encrypted to the new recipient, the recipients of the
+older generations are removed, and every other recipient and key group is
+kept. --rotate-data-key also makes a new data key and rewrites values and
+MAC. A document whose MAC does not match is refused; one not encrypted to
+the cluster is left alone and listed.
+
+A file with a problem (not YAML, a SealedSecret the controller cannot
+unseal, a SOPS document that does not open) is left untouched and listed at
+the end; the exit code is then 1.`,
 		Example: `  kseal reencrypt clusters/prod
-  kseal reencrypt --context prod apps/db/sealed.yaml`,
+  kseal reencrypt --context prod apps/db/sealed.yaml
+  kseal reencrypt --from-cluster overlays/prod          # SealedSecrets and SOPS files
+  kseal reencrypt --age-key-file keys-backup.yaml --rotate-data-key overlays/prod/db.enc.yaml`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context(), s, args)
 		},
 	}
 	o.controller.register(cmd)
+	o.sops.register(cmd)
 	return cmd
 }
 
@@ -69,22 +85,31 @@ func (o *reencryptOptions) run(ctx context.Context, s *streams, paths []string) 
 	for _, l := range links {
 		fmt.Fprintf(s.err, "reencrypt: skipped symbolic link %s (name the file it points to to re-encrypt it)\n", l)
 	}
-	c, err := o.controller.client()
-	if err != nil {
-		return err
-	}
+	r := &reencrypter{controller: &o.controller,
+		sops: &sopsRekeyer{flags: &o.sops, controller: &o.controller, getenv: os.Getenv}}
 	progress := isTerminal(s.err)
 	var changed, unchanged, found int
-	var failed []string
+	var failed, notes []string
 	var abort error
 	for i, path := range files {
 		if progress {
 			fmt.Fprintf(s.err, "\r\033[K[%d/%d] %s", i+1, len(files), path)
 		}
-		res, err := reencryptFile(ctx, c, path)
+		res, fileNotes, err := r.file(ctx, path)
+		for _, n := range fileNotes {
+			notes = append(notes, path+": "+n)
+		}
 		if err != nil {
-			if unreachable(err) {
-				abort = o.controller.reachError("re-encrypt "+path, c, err)
+			var setup *setupError
+			switch {
+			case r.clientErr != nil:
+				abort = r.clientErr
+			case errors.As(err, &setup):
+				abort = setup.err
+			case unreachable(err):
+				abort = o.controller.reachError("re-encrypt "+path, r.client, err)
+			}
+			if abort != nil {
 				break
 			}
 			failed = append(failed, fmt.Sprintf("%s: %v", path, err))
@@ -108,14 +133,17 @@ func (o *reencryptOptions) run(ctx context.Context, s *streams, paths []string) 
 	for _, f := range failed {
 		fmt.Fprintf(s.out, "  failed: %s\n", f)
 	}
+	for _, n := range notes {
+		fmt.Fprintf(s.out, "  skipped: %s\n", n)
+	}
 	switch {
 	case abort != nil:
 		return abort
 	case len(failed) > 0:
 		return withHint(fmt.Errorf("%d file(s) could not be re-encrypted and were left unchanged", len(failed)),
 			"fix the files listed above and run kseal reencrypt again; files already re-encrypted stay as they are")
-	case found == 0:
-		fmt.Fprintf(s.err, "reencrypt: no SealedSecret found in %d file(s)\n", len(files))
+	case found == 0 && len(notes) == 0:
+		fmt.Fprintf(s.err, "reencrypt: no SealedSecret or SOPS document found in %d file(s)\n", len(files))
 	}
 	return nil
 }
@@ -136,33 +164,90 @@ func unreachable(err error) bool {
 	return errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// reencryptFile sends each SealedSecret of the file at path to the
-// controller and rewrites the file when one changed.
-func reencryptFile(ctx context.Context, c *controllerClient, path string) (fileResult, error) {
+// reencrypter re-encrypts the documents of one run: SealedSecrets through
+// the controller (reached on the first one), SOPS documents on this
+// machine.
+type reencrypter struct {
+	controller *controllerFlags
+	sops       *sopsRekeyer
+	// client is the controller's, once made; clientErr why it could not be.
+	client    *controllerClient
+	clientErr error
+}
+
+func (r *reencrypter) rotate(ctx context.Context, body []byte) ([]byte, bool, error) {
+	if r.client == nil && r.clientErr == nil {
+		r.client, r.clientErr = r.controller.client()
+	}
+	if r.clientErr != nil {
+		return nil, false, r.clientErr
+	}
+	return r.client.Rotate(ctx, body)
+}
+
+// file re-encrypts the SealedSecrets and SOPS documents of the file at path
+// and rewrites it when one changed. notes are documents left alone.
+func (r *reencrypter) file(ctx context.Context, path string) (fileResult, []string, error) {
 	before, err := os.Stat(path)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	data, err := readFileLimit(path, maxInput)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
+	}
+	out, res, notes, err := r.content(ctx, path, data)
+	if err != nil || res != fileChanged {
+		return res, notes, err
+	}
+	unchanged := func() error { return checkUnchanged(path, before, data) }
+	if err := writeAtomic(path, out, 0o644, false, unchanged); err != nil {
+		return 0, notes, err
+	}
+	return fileChanged, notes, nil
+}
+
+// content re-encrypts the documents of one file's data and returns the new
+// content when one changed.
+func (r *reencrypter) content(ctx context.Context, path string, data []byte) ([]byte, fileResult, []string, error) {
+	f := sops.FormatForPath(path)
+	switch {
+	case f == sops.FormatDotenv || (f == sops.FormatJSON && sops.IsEncrypted(data, f)):
+		return r.whole(ctx, path, data, f)
+	}
+	if _, err := checkYAML(path, data, defaultYAMLLimits, nil); err != nil {
+		return nil, 0, nil, withHint(err, hintYAMLLimit)
 	}
 	docs, err := splitDocuments(data)
 	if err != nil {
-		return 0, err
+		return nil, 0, nil, err
+	}
+	if sopsStream(docs) {
+		return r.whole(ctx, path, data, sops.FormatYAML)
 	}
 	res := fileWithout
+	var notes []string
 	for i := range docs {
 		d := &docs[i]
-		if !d.sealed {
+		if !d.sealed && d.sopsMAC == "" {
+			continue
+		}
+		var out []byte
+		var rotated bool
+		if d.sealed {
+			out, rotated, err = r.rotate(ctx, d.body)
+		} else {
+			out, rotated, err = r.sops.rekey(ctx, path+": "+d.describe(), d.body, sops.FormatYAML)
+		}
+		if note, failed := sopsOutcome(err); err != nil && !failed {
+			notes = append(notes, d.describe()+": "+note)
 			continue
 		}
 		if res == fileWithout {
 			res = fileUnchanged
 		}
-		out, rotated, err := c.Rotate(ctx, d.body)
 		if err != nil {
-			return 0, fmt.Errorf("%s: %w", d.describe(), err)
+			return nil, 0, notes, fmt.Errorf("%s: %w", d.describe(), sopsError(err))
 		}
 		if !rotated {
 			continue
@@ -173,13 +258,9 @@ func reencryptFile(ctx context.Context, c *controllerClient, path string) (fileR
 		d.body, res = out, fileChanged
 	}
 	if res != fileChanged {
-		return res, nil
+		return nil, res, notes, nil
 	}
-	unchanged := func() error { return checkUnchanged(path, before, data) }
-	if err := writeAtomic(path, joinDocuments(docs), 0o644, false, unchanged); err != nil {
-		return 0, err
-	}
-	return fileChanged, nil
+	return joinDocuments(docs), fileChanged, notes, nil
 }
 
 // errChanged: a file changed while kseal re-encrypted it.
@@ -240,7 +321,7 @@ func manifestFiles(paths []string) (files, links []string, err error) {
 			}
 			manifest := false
 			switch strings.ToLower(filepath.Ext(p)) {
-			case ".yaml", ".yml", ".json":
+			case ".yaml", ".yml", ".json", ".env":
 				manifest = true
 			}
 			switch {
@@ -282,11 +363,17 @@ type document struct {
 	body []byte
 	// sealed is true for a kseal.dev or bitnami.com SealedSecret.
 	sealed bool
+	// sopsMAC is the stored MAC of a SOPS document (a top-level sops
+	// mapping with mac and version), "" for other documents.
+	sopsMAC string
 	// namespace and name identify a SealedSecret, for messages.
 	namespace, name string
 }
 
 func (d *document) describe() string {
+	if d.sopsMAC != "" {
+		return fmt.Sprintf("SOPS document %d", d.index)
+	}
 	if d.name == "" {
 		return fmt.Sprintf("document %d", d.index)
 	}
@@ -352,6 +439,7 @@ func (d *document) classify() error {
 			Name      string `json:"name"`
 			Namespace string `json:"namespace"`
 		} `json:"metadata"`
+		Sops any `json:"sops"`
 	}
 	if err := yaml.Unmarshal(d.body, &obj); err != nil {
 		// Report the position only: the message may quote the input.
@@ -367,6 +455,11 @@ func (d *document) classify() error {
 		(obj.APIVersion == sealedsecret.APIVersion || obj.APIVersion == sealedsecret.BitnamiAPIVersion)
 	if d.sealed {
 		d.namespace, d.name = obj.Metadata.Namespace, obj.Metadata.Name
+	}
+	if md, ok := obj.Sops.(map[string]any); ok && md["version"] != nil {
+		if mac, ok := md["mac"].(string); ok && mac != "" {
+			d.sopsMAC = mac
+		}
 	}
 	return nil
 }

@@ -251,7 +251,7 @@ func TestReencrypt_noSealedSecrets(t *testing.T) {
 	root := t.TempDir()
 	writeTree(t, root, map[string][]byte{"a.yaml": []byte(configMapDoc), "b/c.json": []byte(`{"kind": "List", "items": []}`)})
 	out, errOut, code := ksealRun(t, "", "reencrypt", "--controller-url", c.URL, root)
-	if code != 0 || out != "reencrypt: 0 changed, 0 unchanged, 0 failed\n" || errOut != "reencrypt: no SealedSecret found in 2 file(s)\n" {
+	if code != 0 || out != "reencrypt: 0 changed, 0 unchanged, 0 failed\n" || errOut != "reencrypt: no SealedSecret or SOPS document found in 2 file(s)\n" {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 }

@@ -4,8 +4,14 @@
 package sopstest
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"time"
+
+	"filippo.io/age"
+	"filippo.io/age/armor"
 
 	gosops "github.com/getsops/sops/v3"
 	"github.com/getsops/sops/v3/aes"
@@ -39,6 +45,13 @@ type Options struct {
 	// WrappedKey, when set, is what the age stanzas hold instead of the
 	// data key (for documents whose stanza was replaced).
 	WrappedKey []byte
+	// KeyGroups, when set, are key groups of age recipients, as
+	// key_groups in .sops.yaml: the data key is split with Shamir's scheme,
+	// one part per group, ShamirThreshold of them needed (every group when
+	// zero). Recipients, if any, make one more group before them.
+	KeyGroups [][]string
+	// ShamirThreshold is the number of key groups needed (shamir_threshold).
+	ShamirThreshold int
 }
 
 // Encrypt encrypts the plaintext document plain, in format f.
@@ -51,18 +64,27 @@ func Encrypt(plain []byte, f sops.Format, opts Options) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load plaintext: %w", err)
 	}
-	var group gosops.KeyGroup
-	for _, r := range opts.Recipients {
-		mk, err := sopsage.MasterKeyFromRecipient(r)
-		if err != nil {
-			return nil, err
+	var groups []gosops.KeyGroup
+	lists := opts.KeyGroups
+	if len(opts.Recipients) > 0 || len(lists) == 0 {
+		lists = append([][]string{opts.Recipients}, lists...)
+	}
+	for _, list := range lists {
+		var group gosops.KeyGroup
+		for _, r := range list {
+			mk, err := sopsage.MasterKeyFromRecipient(r)
+			if err != nil {
+				return nil, err
+			}
+			group = append(group, keys.MasterKey(mk))
 		}
-		group = append(group, keys.MasterKey(mk))
+		groups = append(groups, group)
 	}
 	tree := gosops.Tree{
 		Branches: branches,
 		Metadata: gosops.Metadata{
-			KeyGroups:        []gosops.KeyGroup{group},
+			KeyGroups:        groups,
+			ShamirThreshold:  opts.ShamirThreshold,
 			EncryptedRegex:   opts.EncryptedRegex,
 			MACOnlyEncrypted: opts.MACOnlyEncrypted,
 			Version:          version.Version,
@@ -125,4 +147,38 @@ func storeFor(f sops.Format) (gosops.Store, error) {
 		return ini.NewStore(&config.INIStoreConfig{}), nil
 	}
 	return nil, fmt.Errorf("unknown format %v", f)
+}
+
+// DataKey opens the data key of the SOPS document data (format f) with id,
+// so tests can tell whether it changed.
+func DataKey(data []byte, f sops.Format, id age.Identity) ([]byte, error) {
+	store, err := storeFor(f)
+	if err != nil {
+		return nil, err
+	}
+	tree, err := store.LoadEncryptedFile(data)
+	if err != nil {
+		return nil, err
+	}
+	svc := keyservice.NewCustomLocalClient(ageOpener{id})
+	return tree.Metadata.GetDataKeyWithKeyServices([]keyservice.KeyServiceClient{svc}, nil)
+}
+
+// ageOpener is a key service that opens age stanzas with one identity.
+type ageOpener struct{ id age.Identity }
+
+func (o ageOpener) Decrypt(_ context.Context, req *keyservice.DecryptRequest) (*keyservice.DecryptResponse, error) {
+	r, err := age.Decrypt(armor.NewReader(bytes.NewReader(req.GetCiphertext())), o.id)
+	if err != nil {
+		return nil, err
+	}
+	key, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	return &keyservice.DecryptResponse{Plaintext: key}, nil
+}
+
+func (ageOpener) Encrypt(context.Context, *keyservice.EncryptRequest) (*keyservice.EncryptResponse, error) {
+	return nil, fmt.Errorf("sopstest: ageOpener does not encrypt")
 }
