@@ -318,7 +318,8 @@ func TestExternalSecret_policies(t *testing.T) {
 	if _, err := srv.Admin().DeleteSecret(ctx, deleteInput(ns+"/gone", force)); err != nil {
 		t.Fatal(err)
 	}
-	esCondition(t, ns, "del", metav1.ConditionFalse, v1alpha1.ReasonRemoteNotFound)
+	// As External Secrets Operator reports it: Ready, SecretDeleted.
+	esCondition(t, ns, "del", metav1.ConditionTrue, v1alpha1.ReasonSecretDeleted)
 	waitFor(t, 30*time.Second, "Secret deleted by deletionPolicy Delete", func() bool { return getSecret(t, ns, "del") == nil })
 	esCondition(t, ns, "keep", metav1.ConditionFalse, v1alpha1.ReasonRemoteNotFound)
 	if getSecret(t, ns, "keep") == nil {
