@@ -50,10 +50,13 @@ func loadConfig(ctx, base context.Context, cfg Config) (awssdk.Config, error) {
 		// AssumeRoleWithWebIdentity is an unsigned call: the STS client
 		// needs no credentials of its own.
 		retriever := tokenRetriever{ctx: base, fetch: cfg.WebIdentityToken}
-		provider := stscreds.NewWebIdentityRoleProvider(stsClient(awsCfg, cfg), cfg.Role, retriever,
+		role := cfg.WebIdentityRole
+		if role == "" {
+			role, cfg.Role = cfg.Role, "" // Role is the web identity role
+		}
+		provider := stscreds.NewWebIdentityRoleProvider(stsClient(awsCfg, cfg), role, retriever,
 			func(o *stscreds.WebIdentityRoleOptions) { o.RoleSessionName = cfg.SessionName })
 		awsCfg.Credentials = awssdk.NewCredentialsCache(provider)
-		return awsCfg, nil
 	default:
 		opts := []func(*config.LoadOptions) error{
 			config.WithRegion(cfg.Region),
