@@ -82,7 +82,7 @@ func (r *externalSecretReconciler) reconcile(ctx context.Context, es *v1alpha1.E
 	if next, fresh := upToDate(es, secret, now, interval); fresh {
 		return reconcile.Result{RequeueAfter: next}, nil
 	}
-	message, err := r.sync(ctx, es, secret)
+	reason, message, err := r.sync(ctx, es, secret)
 	if err != nil {
 		se := asStepError(err, v1alpha1.ReasonProviderError)
 		r.event(es, corev1.EventTypeWarning, EventSyncFailed, se.Error())
@@ -91,8 +91,8 @@ func (r *externalSecretReconciler) reconcile(ctx context.Context, es *v1alpha1.E
 	}
 	es.Status.RefreshTime = metav1.NewTime(now)
 	es.Status.SyncedResourceVersion = syncVersion(es)
-	setReadyTrue(es, v1alpha1.ReasonSecretSynced, message)
-	syncTotal.WithLabelValues("success", v1alpha1.ReasonSecretSynced).Inc()
+	setReadyTrue(es, reason, message)
+	syncTotal.WithLabelValues("success", reason).Inc()
 	if interval == 0 {
 		return reconcile.Result{}, nil
 	}
@@ -120,36 +120,49 @@ func upToDate(es *v1alpha1.ExternalSecret, secret *corev1.Secret, now time.Time,
 }
 
 // sync resolves the store, fetches every value, renders the template and
-// writes the Secret. It returns a short description for the condition.
-func (r *externalSecretReconciler) sync(ctx context.Context, es *v1alpha1.ExternalSecret, secret *corev1.Secret) (string, error) {
+// writes the Secret. It returns the Ready reason and a short description.
+func (r *externalSecretReconciler) sync(ctx context.Context, es *v1alpha1.ExternalSecret, secret *corev1.Secret) (string, string, error) {
+	if err := checkPolicies(es); err != nil {
+		return "", "", err
+	}
 	store, err := r.resolveStore(ctx, es)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	provider, err := r.providers.get(ctx, store)
 	if err != nil {
 		if errors.Is(err, errInvalidStore) {
-			return "", terminal(v1alpha1.ReasonInvalidSpec, fmt.Errorf("store %s: %w", store.Name, err))
+			return "", "", terminal(v1alpha1.ReasonInvalidSpec, fmt.Errorf("store %s: %w", store.Name, err))
 		}
-		return "", retryable(v1alpha1.ReasonProviderError, fmt.Errorf("store %s: %w", store.Name, err))
+		return "", "", retryable(v1alpha1.ReasonProviderError, fmt.Errorf("store %s: %w", store.Name, err))
 	}
 	data, allGone, err := fetchAll(ctx, es, provider)
 	if err != nil {
 		if allGone && es.Spec.Target.DeletionPolicy == v1alpha1.DeletionPolicyDelete {
-			return "", r.deleteGone(ctx, es, secret, err)
+			return r.deleteGone(ctx, es, secret)
 		}
-		return "", classify(err)
+		return "", "", classify(err)
 	}
 	if data, err = renderTemplate(es, data); err != nil {
-		return "", err
+		return "", "", err
 	}
 	if creationPolicy(es) == v1alpha1.CreationPolicyNone {
-		return fmt.Sprintf("fetched %d keys (creationPolicy None: no Secret written)", len(data)), nil
+		return v1alpha1.ReasonSecretSynced, fmt.Sprintf("fetched %d keys (creationPolicy None: no Secret written)", len(data)), nil
 	}
 	if err := r.write(ctx, es, secret, data); err != nil {
-		return "", err
+		return "", "", err
 	}
-	return fmt.Sprintf("Secret %s synced (%d keys)", targetName(es), len(data)), nil
+	return v1alpha1.ReasonSecretSynced, fmt.Sprintf("Secret %s synced (%d keys)", targetName(es), len(data)), nil
+}
+
+// checkPolicies refuses the combinations External Secrets Operator also
+// refuses: deletionPolicy Delete would delete a Secret kseal does not own
+// (Merge) or never wrote (None).
+func checkPolicies(es *v1alpha1.ExternalSecret) error {
+	if p := creationPolicy(es); es.Spec.Target.DeletionPolicy == v1alpha1.DeletionPolicyDelete && (p == v1alpha1.CreationPolicyMerge || p == v1alpha1.CreationPolicyNone) {
+		return terminal(v1alpha1.ReasonInvalidSpec, fmt.Errorf("deletionPolicy Delete cannot be combined with creationPolicy %s: it would delete a Secret this ExternalSecret does not own; use deletionPolicy Retain", p))
+	}
+	return nil
 }
 
 // renderTemplate applies spec.target.template.data: as in ESO, a template's

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"sync"
 
@@ -18,10 +19,12 @@ import (
 const maxParallelFetches = 16
 
 // fetchAll fetches every value of es. Single values are fetched in parallel,
-// so a provider that batches (AWS) sends them together. allGone reports that
+// so a provider that batches (AWS) sends them together. As in External
+// Secrets Operator, dataFrom entries apply in order and a data entry wins
+// over any of them on the same key. allGone reports that
 // every reference failed with not-found (for deletionPolicy Delete).
 func fetchAll(ctx context.Context, es *v1alpha1.ExternalSecret, p providers.Provider) (map[string][]byte, bool, error) {
-	data := map[string][]byte{}
+	data, single := map[string][]byte{}, map[string][]byte{}
 	var mu sync.Mutex
 	var errs []error
 	notFound := 0
@@ -44,7 +47,7 @@ func fetchAll(ctx context.Context, es *v1alpha1.ExternalSecret, p providers.Prov
 				errs = append(errs, fmt.Errorf("data %s (%s): %w", d.SecretKey, ref, err))
 				return
 			}
-			data[d.SecretKey] = v
+			single[d.SecretKey] = v
 		}(d)
 	}
 	wg.Wait()
@@ -100,6 +103,7 @@ func fetchAll(ctx context.Context, es *v1alpha1.ExternalSecret, p providers.Prov
 	if len(errs) > 0 {
 		return nil, refs > 0 && notFound == refs, errors.Join(errs...)
 	}
+	maps.Copy(data, single)
 	return data, false, nil
 }
 

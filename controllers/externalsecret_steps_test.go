@@ -240,3 +240,43 @@ func TestProviderCache_fingerprint(t *testing.T) {
 		t.Error("credentials Secret gone: no error")
 	}
 }
+
+// TestFetchAll_dataWinsOverDataFrom: as in External Secrets Operator, a
+// data entry wins over dataFrom on the same key, and later dataFrom entries
+// win over earlier ones.
+func TestFetchAll_dataWinsOverDataFrom(t *testing.T) {
+	p := mapProvider{"one": `{"user":"from-one","pass":"from-one"}`, "two": `{"pass":"from-two"}`, "explicit": "from-data"}
+	es := &v1alpha1.ExternalSecret{Spec: v1alpha1.ExternalSecretSpec{
+		Data: []v1alpha1.ExternalSecretData{{SecretKey: "user", RemoteRef: v1alpha1.ExternalSecretDataRemoteRef{Key: "explicit"}}},
+		DataFrom: []v1alpha1.ExternalSecretDataFromRemoteRef{
+			{Extract: &v1alpha1.ExternalSecretDataRemoteRef{Key: "one"}},
+			{Extract: &v1alpha1.ExternalSecretDataRemoteRef{Key: "two"}},
+		},
+	}}
+	data, _, err := fetchAll(t.Context(), es, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data["user"]) != "from-data" || string(data["pass"]) != "from-two" {
+		t.Errorf("user=%s pass=%s, want from-data and from-two", data["user"], data["pass"])
+	}
+}
+
+func TestCheckPolicies(t *testing.T) {
+	for _, tt := range []struct {
+		creation v1alpha1.CreationPolicy
+		deletion v1alpha1.DeletionPolicy
+		refused  bool
+	}{
+		{v1alpha1.CreationPolicyOwner, v1alpha1.DeletionPolicyDelete, false},
+		{v1alpha1.CreationPolicyOrphan, v1alpha1.DeletionPolicyDelete, false},
+		{v1alpha1.CreationPolicyMerge, v1alpha1.DeletionPolicyDelete, true},
+		{v1alpha1.CreationPolicyNone, v1alpha1.DeletionPolicyDelete, true},
+		{v1alpha1.CreationPolicyMerge, v1alpha1.DeletionPolicyRetain, false},
+	} {
+		es := &v1alpha1.ExternalSecret{Spec: v1alpha1.ExternalSecretSpec{Target: v1alpha1.ExternalSecretTarget{CreationPolicy: tt.creation, DeletionPolicy: tt.deletion}}}
+		if err := checkPolicies(es); (err != nil) != tt.refused {
+			t.Errorf("%s + %s: err %v, refused want %v", tt.creation, tt.deletion, err, tt.refused)
+		}
+	}
+}

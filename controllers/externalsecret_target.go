@@ -108,13 +108,18 @@ func externalSecretHash(es *v1alpha1.ExternalSecret, desired *corev1.Secret, key
 }
 
 // deleteGone applies deletionPolicy Delete: every remote value is gone, so
-// the Secret this ExternalSecret controls is deleted.
-func (r *externalSecretReconciler) deleteGone(ctx context.Context, es *v1alpha1.ExternalSecret, secret *corev1.Secret, cause error) error {
-	if secret != nil && ownedBy(secret, es.UID, false) {
+// the Secret this ExternalSecret controls is deleted, and the status reads
+// Ready with reason SecretDeleted (as External Secrets Operator reports it).
+// A Secret kseal does not control is never deleted.
+func (r *externalSecretReconciler) deleteGone(ctx context.Context, es *v1alpha1.ExternalSecret, secret *corev1.Secret) (string, string, error) {
+	if secret != nil && !ownedBy(secret, es.UID, creationPolicy(es) == v1alpha1.CreationPolicyOrphan) {
+		return "", "", terminal(v1alpha1.ReasonSecretNotOwned, fmt.Errorf("every remote value is gone, but Secret %s is not managed by this ExternalSecret: it is left alone", secret.Name))
+	}
+	if secret != nil {
 		if err := r.Delete(ctx, secret, &client.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &secret.UID}}); err != nil && !apierrors.IsNotFound(err) {
-			return retryable(v1alpha1.ReasonProviderError, fmt.Errorf("deleting Secret %s: %w", secret.Name, err))
+			return "", "", retryable(v1alpha1.ReasonProviderError, fmt.Errorf("deleting Secret %s: %w", secret.Name, err))
 		}
 		r.event(es, corev1.EventTypeNormal, EventDeleted, "every remote value is gone; Secret "+secret.Name+" deleted (deletionPolicy Delete)")
 	}
-	return retryLater(v1alpha1.ReasonRemoteNotFound, fmt.Errorf("every remote value is gone (deletionPolicy Delete): %w", cause))
+	return v1alpha1.ReasonSecretDeleted, "every remote value is gone; Secret " + targetName(es) + " deleted (deletionPolicy Delete)", nil
 }

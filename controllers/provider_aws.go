@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/kseal-dev/kseal/api/v1alpha1"
 	"github.com/kseal-dev/kseal/providers"
 	"github.com/kseal-dev/kseal/providers/aws"
@@ -43,6 +45,12 @@ func (b *providerBuilder) buildAWS(ctx context.Context, store *storeInfo, p *v1a
 			return nil, err
 		}
 		cfg.WebIdentityToken = tokenFn
+		// As in EKS (IRSA) and External Secrets Operator: the service
+		// account's role is assumed with its token, and the store's role,
+		// if any, on top of it.
+		if cfg.WebIdentityRole, err = b.serviceAccountRole(ctx, store, jwt.ServiceAccountRef); err != nil {
+			return nil, err
+		}
 	case store.Kind == v1alpha1.SecretStoreKind && !b.policy.NamespacedDefaultCredentials:
 		return nil, fmt.Errorf("%w: spec.provider.aws.auth is empty: a SecretStore must name its credentials (secretRef or jwt); the controller's own AWS credentials serve ClusterSecretStores only (controller flag --namespaced-stores-default-credentials)", errInvalidStore)
 	}
@@ -51,4 +59,29 @@ func (b *providerBuilder) buildAWS(ctx context.Context, store *storeInfo, p *v1a
 		return nil, fmt.Errorf("%w: %w", errInvalidStore, err)
 	}
 	return prov, err
+}
+
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get
+
+// AnnotationIRSARole is the EKS annotation naming a service account's IAM
+// role.
+const AnnotationIRSARole = "eks.amazonaws.com/role-arn"
+
+// serviceAccountRole returns the IAM role a service account is annotated
+// with (IRSA), or "" when it has none. It is read from the API server when
+// the provider is built (service accounts are not cached), so a changed
+// annotation applies when the store or its credentials change.
+func (b *providerBuilder) serviceAccountRole(ctx context.Context, store *storeInfo, sel v1alpha1.ServiceAccountSelector) (string, error) {
+	ns, err := credentialNamespace(store, sel.Namespace)
+	if err != nil {
+		return "", err
+	}
+	if b.tokens == nil {
+		return "", errors.New("service accounts are not available (no Kubernetes client)")
+	}
+	sa, err := b.tokens.CoreV1().ServiceAccounts(ns).Get(ctx, sel.Name, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("service account %s/%s: %w", ns, sel.Name, err)
+	}
+	return sa.Annotations[AnnotationIRSARole], nil
 }

@@ -84,6 +84,10 @@ const (
 const (
 	// ReasonSecretSynced: values were fetched and the Secret is up to date.
 	ReasonSecretSynced = "SecretSynced"
+	// ReasonSecretDeleted: every remote value is gone and, as
+	// deletionPolicy Delete asks, the Secret was deleted (Ready stays True,
+	// as External Secrets Operator reports it).
+	ReasonSecretDeleted = "SecretDeleted"
 	// ReasonProviderError: the provider failed (unreachable, throttled,
 	// 5xx); the last good Secret is kept and the fetch is retried.
 	ReasonProviderError = "ProviderError"

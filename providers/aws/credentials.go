@@ -26,56 +26,59 @@ import (
 const tokenTimeout = 30 * time.Second
 
 // loadConfig builds the SDK configuration: transport, retries, the metrics
-// hook and the credential chain. Explicit credentials (static keys, web
-// identity) never read the controller's environment; only the default chain
-// does, which is its purpose (IRSA, instance profiles).
+// hook and the credential chain. The SDK's shared configuration (region,
+// endpoints such as AWS_ENDPOINT_URL_SECRETS_MANAGER and AWS_ENDPOINT_URL_STS,
+// retry settings) is loaded the SDK's way in every auth mode, as External
+// Secrets Operator does; a store's own endpoint and region win over it.
+// Explicit credentials (static keys, web identity) never read credentials
+// from the controller's environment; only the default chain does, which is
+// its purpose (IRSA, instance profiles).
 func loadConfig(ctx, base context.Context, cfg Config) (awssdk.Config, error) {
 	var apiOptions []func(*middleware.Stack) error
 	if cfg.OnCall != nil {
 		apiOptions = append(apiOptions, callHook(cfg.OnCall))
 	}
 	retryer := newRetryer(cfg.MaxAttempts, cfg.MaxBackoff)
-
-	var next awssdk.HTTPClient = awshttp.NewBuildableClient()
-	if cfg.HTTPClient != nil {
-		next = cfg.HTTPClient
+	opts := []func(*config.LoadOptions) error{
+		config.WithRegion(cfg.Region),
+		config.WithRetryer(retryer),
+		config.WithAPIOptions(apiOptions),
 	}
-	httpClient := limitedClient{next: next}
-	awsCfg := awssdk.Config{Region: cfg.Region, Retryer: retryer, APIOptions: apiOptions, HTTPClient: httpClient}
+	if cfg.HTTPClient != nil {
+		opts = append(opts, config.WithHTTPClient(cfg.HTTPClient))
+	}
 	switch {
 	case cfg.Static != nil:
 		s := cfg.Static
-		awsCfg.Credentials = credentials.NewStaticCredentialsProvider(s.AccessKeyID, s.SecretAccessKey, s.SessionToken)
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(s.AccessKeyID, s.SecretAccessKey, s.SessionToken)))
 	case cfg.WebIdentityToken != nil:
+		// Replaced below; set so the SDK resolves no credentials of its own.
+		opts = append(opts, config.WithCredentialsProvider(awssdk.AnonymousCredentials{}))
+	}
+	// The SDK's own client: the default chain may need to add a CA bundle
+	// (AWS_CA_BUNDLE) to it. The credential providers it builds talk to the
+	// controller's environment (IMDS, STS, SSO); the clients kseal builds
+	// below, for endpoints a store names, are limited.
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return awssdk.Config{}, fmt.Errorf("aws: load default config: %w", err)
+	}
+	var next awssdk.HTTPClient = awshttp.NewBuildableClient()
+	if awsCfg.HTTPClient != nil {
+		next = awsCfg.HTTPClient
+	}
+	awsCfg.HTTPClient = limitedClient{next: next}
+	if cfg.WebIdentityToken != nil {
 		// AssumeRoleWithWebIdentity is an unsigned call: the STS client
 		// needs no credentials of its own.
 		retriever := tokenRetriever{ctx: base, fetch: cfg.WebIdentityToken}
-		provider := stscreds.NewWebIdentityRoleProvider(stsClient(awsCfg, cfg), cfg.Role, retriever,
+		role := cfg.WebIdentityRole
+		if role == "" {
+			role, cfg.Role = cfg.Role, "" // Role is the web identity role
+		}
+		provider := stscreds.NewWebIdentityRoleProvider(stsClient(awsCfg, cfg), role, retriever,
 			func(o *stscreds.WebIdentityRoleOptions) { o.RoleSessionName = cfg.SessionName })
 		awsCfg.Credentials = awssdk.NewCredentialsCache(provider)
-		return awsCfg, nil
-	default:
-		opts := []func(*config.LoadOptions) error{
-			config.WithRegion(cfg.Region),
-			config.WithRetryer(retryer),
-			config.WithAPIOptions(apiOptions),
-		}
-		if cfg.HTTPClient != nil {
-			opts = append(opts, config.WithHTTPClient(cfg.HTTPClient))
-		}
-		// The SDK's own client: the default chain may need to add a CA
-		// bundle (AWS_CA_BUNDLE) to it. The credential providers it builds
-		// talk to the controller's environment (IMDS, STS, SSO); the clients
-		// kseal builds below, for endpoints a store names, are limited.
-		loaded, err := config.LoadDefaultConfig(ctx, opts...)
-		if err != nil {
-			return awssdk.Config{}, fmt.Errorf("aws: load default config: %w", err)
-		}
-		awsCfg = loaded
-		if loaded.HTTPClient != nil {
-			next = loaded.HTTPClient
-		}
-		awsCfg.HTTPClient = limitedClient{next: next}
 	}
 	if cfg.Role != "" {
 		provider := stscreds.NewAssumeRoleProvider(stsClient(awsCfg, cfg), cfg.Role,

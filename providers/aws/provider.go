@@ -76,6 +76,10 @@ type Config struct {
 	// AssumeRoleWithWebIdentity; otherwise it is assumed with AssumeRole on
 	// top of the static or default credentials.
 	Role string
+	// WebIdentityRole, when set, is the role of AssumeRoleWithWebIdentity
+	// (EKS IRSA: the service account's eks.amazonaws.com/role-arn), and Role,
+	// if also set, is assumed on top of it with AssumeRole.
+	WebIdentityRole string
 	// SessionName is the role session name; DefaultSessionName when empty.
 	SessionName string
 	// Static holds access keys; when nil, WebIdentityToken or the SDK's
@@ -203,8 +207,8 @@ func withDefaults(cfg Config) (Config, error) {
 	if cfg.Static != nil && cfg.WebIdentityToken != nil {
 		return cfg, configErrorf("choose static credentials or a web identity token, not both")
 	}
-	if cfg.WebIdentityToken != nil && cfg.Role == "" {
-		return cfg, configErrorf("web identity needs a role to assume")
+	if cfg.WebIdentityToken != nil && cfg.Role == "" && cfg.WebIdentityRole == "" {
+		return cfg, configErrorf("web identity needs a role to assume: set the store's role, or annotate the service account eks.amazonaws.com/role-arn")
 	}
 	switch {
 	case cfg.MaxBatch == 0:

@@ -38,7 +38,8 @@ func TestExtractProperty(t *testing.T) {
 		{property: "json.tls.key", wantErr: providers.ErrPropertyNotFound},
 		{property: "plain.x", wantErr: providers.ErrNotJSON, field: "plain"},
 		{property: "n.x", wantErr: providers.ErrNotJSON, field: "n"},
-		{property: "arr.0", wantErr: providers.ErrNotJSON, field: "arr"},
+		{property: "arr.0", want: "1"}, // arrays index as in gjson, also inside a JSON string
+		{property: "obj.list.1", want: "2"},
 		{property: "obj.a.b.c", wantErr: providers.ErrNotJSON, field: "obj.a.b"},
 		{property: "json.tls.ca.x", wantErr: providers.ErrNotJSON, field: "json.tls.ca"},
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -318,7 +319,8 @@ func TestExternalSecret_policies(t *testing.T) {
 	if _, err := srv.Admin().DeleteSecret(ctx, deleteInput(ns+"/gone", force)); err != nil {
 		t.Fatal(err)
 	}
-	esCondition(t, ns, "del", metav1.ConditionFalse, v1alpha1.ReasonRemoteNotFound)
+	// As External Secrets Operator reports it: Ready, SecretDeleted.
+	esCondition(t, ns, "del", metav1.ConditionTrue, v1alpha1.ReasonSecretDeleted)
 	waitFor(t, 30*time.Second, "Secret deleted by deletionPolicy Delete", func() bool { return getSecret(t, ns, "del") == nil })
 	esCondition(t, ns, "keep", metav1.ConditionFalse, v1alpha1.ReasonRemoteNotFound)
 	if getSecret(t, ns, "keep") == nil {
@@ -335,7 +337,12 @@ func TestExternalSecret_webIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var mu sync.Mutex
+	roles := map[string]int{}
 	srv.SetTokenVerifier(func(ctx context.Context, token, role string) error {
+		mu.Lock()
+		roles[role]++
+		mu.Unlock()
 		tr, err := kube.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{
 			Spec: authenticationv1.TokenReviewSpec{Token: token, Audiences: []string{"sts.amazonaws.com"}}}, metav1.CreateOptions{})
 		if err != nil {
@@ -371,6 +378,41 @@ func TestExternalSecret_webIdentity(t *testing.T) {
 	}
 	if srv.Calls("AssumeRoleWithWebIdentity") == 0 {
 		t.Error("no AssumeRoleWithWebIdentity call")
+	}
+
+	// IRSA as on EKS and in External Secrets Operator: without a role in
+	// the store, the service account's eks.amazonaws.com/role-arn is
+	// assumed; with one, the store's role is assumed on top of it.
+	const saRole, storeRole = "arn:aws:iam::000000000000:role/from-sa", "arn:aws:iam::000000000000:role/on-top"
+	annotated := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "annotated", Namespace: ns,
+		Annotations: map[string]string{controllers.AnnotationIRSARole: saRole}}}
+	if err := env.Client.Create(ctx, annotated); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []struct{ name, role string }{{"irsa-sa", ""}, {"irsa-chain", storeRole}} {
+		store := &v1alpha1.SecretStore{ObjectMeta: metav1.ObjectMeta{Name: s.name, Namespace: ns},
+			Spec: v1alpha1.SecretStoreSpec{Provider: v1alpha1.SecretStoreProvider{AWS: &v1alpha1.AWSProvider{
+				Service: v1alpha1.AWSServiceSecretsManager, Region: srv.Region, Endpoint: srv.URL, STSEndpoint: srv.URL, Role: s.role,
+				Auth: v1alpha1.AWSAuth{JWT: &v1alpha1.AWSJWTAuth{ServiceAccountRef: v1alpha1.ServiceAccountSelector{Name: "annotated"}}},
+			}}}}
+		if err := env.Client.Create(ctx, store); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Client.Create(ctx, externalSecret(ns, s.name, s.name, time.Hour, ref("v", ns+"/v", ""))); err != nil {
+			t.Fatal(err)
+		}
+		esCondition(t, ns, s.name, metav1.ConditionTrue, v1alpha1.ReasonSecretSynced)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if roles[saRole] == 0 {
+		t.Errorf("the service account's role was never assumed with its token (roles %v)", roles)
+	}
+	if roles[storeRole] != 0 {
+		t.Errorf("the store's role was assumed with the token, want it on top of the service account's role")
+	}
+	if srv.Calls("AssumeRole") == 0 {
+		t.Error("no AssumeRole call for the store's role on top")
 	}
 }
 
