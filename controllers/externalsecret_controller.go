@@ -53,6 +53,8 @@ type ExternalSecretReconciler struct {
 	Workers int
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// reload restarts workloads after a data change; nil when off.
+	reload *reloader
 }
 
 // SetupWithManager registers the reconciler; owned Secrets are watched so
@@ -138,6 +140,7 @@ func (r *ExternalSecretReconciler) Reconcile(ctx context.Context, req reconcile.
 	}
 	es.Status.RefreshTime = metav1.NewTime(now)
 	es.Status.SyncedResourceVersion = syncVersion(es)
+	recordForceSync(es)
 	setReadyTrue(es, v1alpha1.ReasonSecretSynced, result)
 	syncTotal.WithLabelValues("success", v1alpha1.ReasonSecretSynced).Inc()
 	if err := r.patchStatus(ctx, base, es); err != nil {
@@ -153,7 +156,7 @@ func (r *ExternalSecretReconciler) Reconcile(ctx context.Context, req reconcile.
 // refresh not yet due, and the Secret unchanged since kseal wrote it. It
 // returns when to look again.
 func (r *ExternalSecretReconciler) upToDate(es *v1alpha1.ExternalSecret, secret *corev1.Secret, now time.Time, interval time.Duration) (time.Duration, bool) {
-	if es.Status.SyncedResourceVersion != syncVersion(es) || !apimeta.IsStatusConditionTrue(es.Status.Conditions, v1alpha1.ConditionReady) {
+	if forceSyncRequested(es) || es.Status.SyncedResourceVersion != syncVersion(es) || !apimeta.IsStatusConditionTrue(es.Status.Conditions, v1alpha1.ConditionReady) {
 		return 0, false
 	}
 	if creationPolicy(es) != v1alpha1.CreationPolicyNone && !secretIntact(secret) {
@@ -331,7 +334,7 @@ func (r *ExternalSecretReconciler) writeSecret(ctx context.Context, es *v1alpha1
 	if current.Immutable != nil && *current.Immutable {
 		return &syncError{reason: v1alpha1.ReasonSecretImmutable, err: fmt.Errorf("Secret %s is immutable and the fetched values differ; delete it to let kseal write it again", current.Name)}
 	}
-	return r.Update(ctx, target)
+	return r.reload.afterWrite(ctx, r.Update(ctx, target), es, current, target)
 }
 
 func ownedByES(s *corev1.Secret, es *v1alpha1.ExternalSecret) bool {

@@ -48,6 +48,8 @@ type SealedSecretReconciler struct {
 
 	// retry receives SealedSecrets to reconcile again after a key change.
 	retry chan event.GenericEvent
+	// reload restarts workloads after a data change; nil when off.
+	reload *reloader
 }
 
 // SetupWithManager registers the reconciler; Secrets it owns are watched so
@@ -144,7 +146,7 @@ func (r *SealedSecretReconciler) Reconcile(ctx context.Context, req reconcile.Re
 		// spec change triggers a new reconcile.
 		return reconcile.Result{}, reconcile.TerminalError(err)
 	}
-	if err := writeTargetSecret(ctx, r.Client, ss, in, desired, keyName, act); err != nil {
+	if err := writeTargetSecret(ctx, r.Client, ss, in, desired, keyName, act, r.reload); err != nil {
 		setFailed(ss, true, v1alpha1.ReasonProgressing, "writing the Secret failed: "+err.Error())
 		return reconcile.Result{}, err
 	}

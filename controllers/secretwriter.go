@@ -18,7 +18,7 @@ import (
 // patch mode only the source's keys are merged and no owner is set;
 // otherwise the Secret is replaced and owned (unless skipOwner). It records
 // the content hashes that let later reconciles skip decryption.
-func writeTargetSecret(ctx context.Context, c client.Client, owner client.Object, in policyInput, desired *corev1.Secret, keyName string, act action) error {
+func writeTargetSecret(ctx context.Context, c client.Client, owner client.Object, in policyInput, desired *corev1.Secret, keyName string, act action, reload *reloader) error {
 	current := in.secret
 	var target *corev1.Secret
 	if act == actionCreate {
@@ -67,7 +67,7 @@ func writeTargetSecret(ctx context.Context, c client.Client, owner client.Object
 	if act == actionCreate {
 		return c.Create(ctx, target)
 	}
-	return c.Update(ctx, target)
+	return reload.afterWrite(ctx, c.Update(ctx, target), owner, current, target)
 }
 
 func withoutOwner(refs []metav1.OwnerReference, uid types.UID) []metav1.OwnerReference {

@@ -51,6 +51,9 @@ type Options struct {
 	// SkipNameValidation allows several managers in one process (tests that
 	// restart the controller).
 	SkipNameValidation bool
+	// Reload configures rollout restarts of the workloads that use a
+	// Secret whose data kseal changed (off by default).
+	Reload ReloadOptions
 }
 
 // Controllers are the running pieces Setup created.
@@ -59,6 +62,8 @@ type Controllers struct {
 	KeyManager *KeyManager
 	// SealedSecrets is the SealedSecret reconciler.
 	SealedSecrets *SealedSecretReconciler
+
+	reload *reloader // nil with rollout restarts off
 }
 
 // Setup registers the key manager, the SealedSecret reconciler and the HTTP
@@ -66,6 +71,10 @@ type Controllers struct {
 func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 	if opts.SkipNameValidation {
 		skipNameValidation = true
+	}
+	reload, err := setupReloader(mgr, opts.Reload)
+	if err != nil {
+		return nil, err
 	}
 	km := NewKeyManager(mgr.GetClient(), opts.Keys)
 	if err := km.SetupWithManager(mgr); err != nil {
@@ -78,12 +87,14 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 		Workers:       opts.Workers,
 		LabelSelector: opts.SealedSecretSelector,
 		retry:         make(chan event.GenericEvent),
+		reload:        reload,
 	}
 	sops := &SopsSecretReconciler{
 		Client:   mgr.GetClient(),
 		Keys:     km,
 		Recorder: mgr.GetEventRecorderFor("kseal-controller"), //nolint:staticcheck // core/v1 events
 		retry:    make(chan event.GenericEvent),
+		reload:   reload,
 	}
 	km.onChange = func() {
 		go sops.retryFailed(context.Background(), km)
@@ -96,7 +107,7 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 		return nil, fmt.Errorf("sopssecret controller: %w", err)
 	}
 	if !opts.DisableExternalSecrets {
-		if err := setupExternalSecrets(mgr, opts); err != nil {
+		if err := setupExternalSecrets(mgr, opts, reload); err != nil {
 			return nil, err
 		}
 	}
@@ -107,7 +118,7 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 			return nil, err
 		}
 	}
-	return &Controllers{KeyManager: km, SealedSecrets: ssr}, nil
+	return &Controllers{KeyManager: km, SealedSecrets: ssr, reload: reload}, nil
 }
 
 // apiServer runs the HTTP API on every replica (not only the leader): it
@@ -140,7 +151,7 @@ func (s *apiServer) Start(ctx context.Context) error {
 
 // setupExternalSecrets registers the store and ExternalSecret reconcilers
 // with one shared provider cache.
-func setupExternalSecrets(mgr ctrl.Manager, opts Options) error {
+func setupExternalSecrets(mgr ctrl.Manager, opts Options, reload *reloader) error {
 	tokens, err := kubernetes.NewForConfig(mgr.GetConfig())
 	if err != nil {
 		return err
@@ -161,6 +172,7 @@ func setupExternalSecrets(mgr ctrl.Manager, opts Options) error {
 		Providers: cache,
 		Recorder:  mgr.GetEventRecorderFor("kseal-controller"), //nolint:staticcheck // core/v1 events
 		Workers:   max(opts.ExternalSecretWorkers, 1),
+		reload:    reload,
 	}
 	if err := esr.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("externalsecret controller: %w", err)

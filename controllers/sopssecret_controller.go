@@ -48,6 +48,8 @@ type SopsSecretReconciler struct {
 
 	// retry receives SopsSecrets to reconcile again after a key change.
 	retry chan event.GenericEvent
+	// reload restarts workloads after a data change; nil when off.
+	reload *reloader
 }
 
 // SetupWithManager registers the reconciler.
@@ -134,7 +136,7 @@ func (r *SopsSecretReconciler) reconcile(ctx context.Context, obj *v1alpha1.Sops
 		r.event(obj, corev1.EventTypeWarning, EventUnsealFailed, err.Error())
 		return reconcile.Result{}, reconcile.TerminalError(err)
 	}
-	if err := writeTargetSecret(ctx, r.Client, obj, in, desired, "", act); err != nil {
+	if err := writeTargetSecret(ctx, r.Client, obj, in, desired, "", act, r.reload); err != nil {
 		setFailed(obj, true, v1alpha1.ReasonProgressing, "writing the Secret failed: "+err.Error())
 		return reconcile.Result{}, err
 	}

@@ -60,6 +60,7 @@ inspects certificates.`,
 		newReencryptCommand(s),
 		newRenderCommand(s),
 		newKRMCommand(s),
+		newRefreshCommand(s),
 	)
 	return root
 }
