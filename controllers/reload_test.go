@@ -229,3 +229,11 @@ func FuzzWorkloadSecrets(f *testing.F) {
 		}
 	})
 }
+
+func TestReloader_restartSkipsWhenAlreadyRestartedForTheseWrites(t *testing.T) {
+	writes := map[string]string{"db": "7"}
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns"}}
+	d.Spec.Template.Annotations = map[string]string{v1alpha1.AnnotationRestartedFor: restartFingerprint(writes)}
+	r := &reloader{} // no client: a patch would panic
+	r.restart(t.Context(), workload{v1alpha1.WorkloadDeployment, d, &d.Spec.Template}, writes, nil)
+}
