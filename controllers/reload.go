@@ -14,6 +14,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -148,8 +150,7 @@ func (r *reloader) secretChanged(ctx context.Context, namespace, name, rv string
 		time.AfterFunc(r.opts.Debounce, func() { r.flush(namespace) })
 	}
 	b.writes[name] = rv
-	o := owner.DeepCopyObject().(client.Object)
-	b.owners[fmt.Sprintf("%T/%s", owner, owner.GetName())] = reloadOwner{obj: o, secret: name, targets: restartTargets(o)}
+	b.owners[fmt.Sprintf("%T/%s", owner, owner.GetName())] = reloadOwner{obj: eventSubject(owner), secret: name, targets: slices.Clone(restartTargets(owner))}
 	logf.FromContext(ctx).V(1).Info("Secret data changed; workloads restart after the debounce window", "secret", name, "debounce", r.opts.Debounce)
 }
 
@@ -263,6 +264,9 @@ func (r *reloader) restart(ctx context.Context, w workload, writes map[string]st
 		v1alpha1.AnnotationRestartedAt, r.now().UTC().Format(time.RFC3339), v1alpha1.AnnotationRestartedFor, fp)
 	target := w.obj.DeepCopyObject().(client.Object)
 	err := r.client.Patch(ctx, target, client.RawPatch(types.MergePatchType, []byte(patch)))
+	if apierrors.IsNotFound(err) {
+		return // deleted since it was listed
+	}
 	if err != nil {
 		rolloutRestarts.WithLabelValues(w.kind, "error").Inc()
 		logf.FromContext(ctx).Error(err, "rollout restart", "kind", w.kind, "name", w.obj.GetName())
@@ -277,6 +281,22 @@ func (r *reloader) restart(ctx context.Context, w workload, writes map[string]st
 	for _, o := range owners {
 		r.event(o.obj, corev1.EventTypeNormal, EventRolloutRestarted, fmt.Sprintf("restarted %s %s: the data of Secret %s changed", w.kind, w.obj.GetName(), o.secret))
 	}
+}
+
+// eventSubject returns what events about owner need (its kind, name,
+// namespace, UID), without the spec: a batch does not keep large sealed or
+// SOPS documents alive.
+func eventSubject(owner client.Object) client.Object {
+	meta := metav1.ObjectMeta{Name: owner.GetName(), Namespace: owner.GetNamespace(), UID: owner.GetUID(), ResourceVersion: owner.GetResourceVersion()}
+	switch owner.(type) {
+	case *v1alpha1.SealedSecret:
+		return &v1alpha1.SealedSecret{ObjectMeta: meta}
+	case *v1alpha1.SopsSecret:
+		return &v1alpha1.SopsSecret{ObjectMeta: meta}
+	case *v1alpha1.ExternalSecret:
+		return &v1alpha1.ExternalSecret{ObjectMeta: meta}
+	}
+	return owner.DeepCopyObject().(client.Object)
 }
 
 func (r *reloader) event(obj client.Object, typ, reason, msg string) {
