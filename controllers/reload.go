@@ -150,8 +150,23 @@ func (r *reloader) secretChanged(ctx context.Context, namespace, name, rv string
 		time.AfterFunc(r.opts.Debounce, func() { r.flush(namespace) })
 	}
 	b.writes[name] = rv
-	b.owners[fmt.Sprintf("%T/%s", owner, owner.GetName())] = reloadOwner{obj: eventSubject(owner), secret: name, targets: slices.Clone(restartTargets(owner))}
+	subject := eventSubject(owner)
+	b.owners[fmt.Sprintf("%T/%s", owner, owner.GetName())] = reloadOwner{obj: subject, secret: name, targets: r.validTargets(subject, restartTargets(owner))}
 	logf.FromContext(ctx).V(1).Info("Secret data changed; workloads restart after the debounce window", "secret", name, "debounce", r.opts.Debounce)
+}
+
+// validTargets returns the targets whose selector is usable; each other one
+// gets one warning event on the owner.
+func (r *reloader) validTargets(owner client.Object, targets []v1alpha1.RolloutRestartTarget) []v1alpha1.RolloutRestartTarget {
+	var out []v1alpha1.RolloutRestartTarget
+	for i, t := range targets {
+		if _, err := targetSelects(t, t.Kind, "", nil); err != nil {
+			r.event(owner, corev1.EventTypeWarning, EventRolloutRestartFailed, fmt.Sprintf("rolloutRestartTargets[%d] ignored: %v", i, err))
+			continue
+		}
+		out = append(out, *t.DeepCopy())
+	}
+	return out
 }
 
 // idle reports whether no change waits and no restart is being issued.
@@ -234,11 +249,7 @@ func (r *reloader) concerns(b *reloadBatch, w workload) (map[string]string, []re
 		o := b.owners[key]
 		targeted := false
 		for _, t := range o.targets {
-			ok, err := targetSelects(t, w.kind, w.obj.GetName(), w.obj.GetLabels())
-			if err != nil {
-				r.event(o.obj, corev1.EventTypeWarning, EventRolloutRestartFailed, err.Error())
-				continue
-			}
+			ok, _ := targetSelects(t, w.kind, w.obj.GetName(), w.obj.GetLabels()) // validTargets kept only valid ones
 			targeted = targeted || ok
 		}
 		if targeted {
