@@ -269,3 +269,50 @@ func TestRolloutRestart_offByDefault(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	wantRestarts(t, ns, 0, "Deployment/web")
 }
+
+// TestRolloutRestart_rateLimitedPerNamespace: with a burst of 2 and a rate
+// that never refills, a change used by five workloads restarts two at once
+// and queues three (kseal_rollout_restarts_queued); another namespace has
+// its own budget, so its workload restarts meanwhile.
+func TestRolloutRestart_rateLimitedPerNamespace(t *testing.T) {
+	c := startController(t, controllers.Options{Reload: controllers.ReloadOptions{Enabled: true, Debounce: 300 * time.Millisecond, RatePerSecond: 1e-6, Burst: 2}})
+	stopped := false
+	defer func() {
+		if !stopped {
+			c.stop()
+		}
+	}()
+	f := newReloadFixture(t, c)
+	ns, other := newNamespace(t, "reload-rate"), newNamespace(t, "reload-rate-other")
+	reload := map[string]string{v1alpha1.AnnotationReload: "true"}
+	f.seal(ns, "db", "v1")
+	f.seal(other, "db", "v1")
+	for i := range 5 {
+		createWorkload(t, v1alpha1.WorkloadDeployment, ns, fmt.Sprintf("web-%d", i), reload, "db")
+	}
+	createWorkload(t, v1alpha1.WorkloadDeployment, other, "web", reload, "db")
+	queued := metricSum(t, "kseal_rollout_restarts_queued")
+	restarted := metricSum(t, "kseal_rollout_restarts_total", "result", "success")
+
+	f.seal(ns, "db", "v2")
+	f.seal(other, "db", "v2")
+	waitFor(t, 60*time.Second, "3 restarts issued and 3 queued", func() bool {
+		return metricSum(t, "kseal_rollout_restarts_queued")-queued == 3 &&
+			metricSum(t, "kseal_rollout_restarts_total", "result", "success")-restarted == 3
+	})
+	n := 0
+	for i := range 5 {
+		if gen, _ := restartState(t, v1alpha1.WorkloadDeployment, ns, fmt.Sprintf("web-%d", i)); gen > 1 {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d workloads restarted in the limited namespace, want 2 (the burst)", n)
+	}
+	wantRestarts(t, other, 1, "Deployment/web")
+	c.stop()
+	stopped = true
+	waitFor(t, 30*time.Second, "no restart counted as queued once the controller stopped", func() bool {
+		return metricSum(t, "kseal_rollout_restarts_queued") == queued
+	})
+}
