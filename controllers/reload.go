@@ -49,10 +49,12 @@ type ReloadOptions struct {
 	// workloads are restarted; every change in that window is served by
 	// one restart per workload. DefaultRolloutRestartDebounce when zero.
 	Debounce time.Duration
-	// RatePerSecond and Burst bound the restarts issued per namespace; a
-	// restart over the limit waits. Defaults when zero.
+	// RatePerSecond bounds the restarts issued per namespace; a restart
+	// over the limit waits. DefaultRolloutRestartRate when zero.
 	RatePerSecond float64
-	Burst         int
+	// Burst is the burst of RatePerSecond; DefaultRolloutRestartBurst when
+	// zero.
+	Burst int
 }
 
 // reloader restarts the workloads that use a Secret kseal changed, as
@@ -94,7 +96,12 @@ var rolloutRestarts = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "Workload rollout restarts after a Secret's data changed, by workload kind and result (success, error, or skipped: already restarted for that change).",
 }, []string{"kind", "result"})
 
-func init() { metrics.Registry.MustRegister(rolloutRestarts) }
+var rolloutRestartsQueued = prometheus.NewGauge(prometheus.GaugeOpts{
+	Name: "kseal_rollout_restarts_queued",
+	Help: "Rollout restarts decided but not issued yet: waiting for the per-namespace rate limit (--rollout-restart-rate).",
+})
+
+func init() { metrics.Registry.MustRegister(rolloutRestarts, rolloutRestartsQueued) }
 
 func newReloader(c client.Client, reader client.Reader, rec record.EventRecorder, opts ReloadOptions) *reloader {
 	if opts.Debounce <= 0 {
@@ -206,15 +213,25 @@ func (r *reloader) flush(namespace string) {
 		}
 		return
 	}
+	type job struct {
+		w      workload
+		writes map[string]string
+		owners []reloadOwner
+	}
+	var jobs []job
 	for _, w := range workloads {
-		writes, owners := r.concerns(b, w)
-		if len(writes) == 0 {
-			continue
+		if writes, owners := r.concerns(b, w); len(writes) > 0 {
+			jobs = append(jobs, job{w, writes, owners})
 		}
+	}
+	rolloutRestartsQueued.Add(float64(len(jobs)))
+	for i, j := range jobs {
 		if err := lim.Wait(ctx); err != nil {
+			rolloutRestartsQueued.Sub(float64(len(jobs) - i))
 			return
 		}
-		r.restart(ctx, w, writes, owners)
+		rolloutRestartsQueued.Dec()
+		r.restart(ctx, j.w, j.writes, j.owners)
 	}
 }
 
