@@ -43,6 +43,8 @@ type externalSecretReconciler struct {
 	workers int
 	// clock is the time source; time.Now when nil.
 	clock func() time.Time
+	// reload restarts workloads after a data change; nil when off.
+	reload *reloader
 }
 
 // SetupWithManager registers the reconciler; owned Secrets are watched so
@@ -91,6 +93,7 @@ func (r *externalSecretReconciler) reconcile(ctx context.Context, es *v1alpha1.E
 	}
 	es.Status.RefreshTime = metav1.NewTime(now)
 	es.Status.SyncedResourceVersion = syncVersion(es)
+	recordForceSync(es)
 	setReadyTrue(es, reason, message)
 	syncTotal.WithLabelValues("success", reason).Inc()
 	if interval == 0 {
@@ -103,7 +106,7 @@ func (r *externalSecretReconciler) reconcile(ctx context.Context, es *v1alpha1.E
 // refresh not yet due, and the Secret's data unchanged since kseal wrote
 // it. It returns when to look again.
 func upToDate(es *v1alpha1.ExternalSecret, secret *corev1.Secret, now time.Time, interval time.Duration) (time.Duration, bool) {
-	if es.Status.SyncedResourceVersion != syncVersion(es) || !apimeta.IsStatusConditionTrue(es.Status.Conditions, v1alpha1.ConditionReady) {
+	if forceSyncRequested(es) || es.Status.SyncedResourceVersion != syncVersion(es) || !apimeta.IsStatusConditionTrue(es.Status.Conditions, v1alpha1.ConditionReady) {
 		return 0, false
 	}
 	if creationPolicy(es) != v1alpha1.CreationPolicyNone && (secret == nil || !dataIntact(secret, managedKeys(secret))) {

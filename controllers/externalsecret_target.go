@@ -30,7 +30,7 @@ func (r *externalSecretReconciler) write(ctx context.Context, es *v1alpha1.Exter
 	case actionRefuse:
 		return terminal(reason, errors.New(message))
 	}
-	if err := writeTargetSecret(ctx, r.Client, es, in, desired, "", act); err != nil {
+	if err := writeTargetSecret(ctx, r.Client, es, in, desired, "", act, r.reload); err != nil {
 		return retryable(v1alpha1.ReasonProviderError, fmt.Errorf("writing Secret %s: %w", in.name, err))
 	}
 	return nil

@@ -49,6 +49,8 @@ type sealedSecretReconciler struct {
 	// migration of data sealed for an imported key costs one RSA operation
 	// per v1 item instead of one more per object for the newest key.
 	lastKey atomic.Pointer[string]
+	// reload restarts workloads after a data change; nil when off.
+	reload *reloader
 }
 
 // SetupWithManager registers the reconciler; Secrets it owns are watched so
@@ -113,7 +115,7 @@ func (r *sealedSecretReconciler) reconcile(ctx context.Context, ss *v1alpha1.Sea
 		unsealTotal.WithLabelValues("error", reason).Inc()
 		return fail(ss, terminal(reason, err), 0)
 	}
-	if err := writeTargetSecret(ctx, r.Client, ss, in, desired, keyName, act); err != nil {
+	if err := writeTargetSecret(ctx, r.Client, ss, in, desired, keyName, act, r.reload); err != nil {
 		return fail(ss, retryable(v1alpha1.ReasonProgressing, fmt.Errorf("writing the Secret failed: %w", err)), 0)
 	}
 	setReadyTrue(ss, v1alpha1.ReasonUnsealed, messageUpToDate)

@@ -203,7 +203,7 @@ func TestDecide_externalSecretWrittenOnce(t *testing.T) {
 			desired := desiredSecret(es, current, data)
 			in := externalSecretInput(es, current, desired)
 			act, _, _ := decide(in)
-			if err := writeTargetSecret(t.Context(), c, es, in, desired, "", act); err != nil {
+			if err := writeTargetSecret(t.Context(), c, es, in, desired, "", act, nil); err != nil {
 				t.Fatal(err)
 			}
 			written := &corev1.Secret{}

@@ -21,8 +21,9 @@ import (
 // merged and no owner is set; otherwise the Secret is replaced and owned
 // (unless skipOwner). It records the content hashes that let later
 // reconciles skip decryption and fetches. It is the only writer of target
-// Secrets.
-func writeTargetSecret(ctx context.Context, c client.Client, owner client.Object, in policyInput, desired *corev1.Secret, keyName string, act action) error {
+// Secrets. After an update that changed the data, reload restarts the
+// workloads that use the Secret (nil: rollout restarts are off).
+func writeTargetSecret(ctx context.Context, c client.Client, owner client.Object, in policyInput, desired *corev1.Secret, keyName string, act action, reload *reloader) error {
 	current := in.secret
 	var target *corev1.Secret
 	if act == actionCreate {
@@ -76,7 +77,8 @@ func writeTargetSecret(ctx context.Context, c client.Client, owner client.Object
 	if act == actionCreate {
 		return c.Create(ctx, target)
 	}
-	return c.Update(ctx, target)
+	// Only an update can change data workloads already read.
+	return reload.afterWrite(ctx, c.Update(ctx, target), owner, current, target)
 }
 
 func withoutOwner(refs []metav1.OwnerReference, uid types.UID) []metav1.OwnerReference {

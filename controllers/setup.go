@@ -51,12 +51,17 @@ type Options struct {
 	// SkipNameValidation allows several managers in one process (tests that
 	// restart the controller).
 	SkipNameValidation bool
+	// Reload configures rollout restarts of the workloads that use a
+	// Secret whose data kseal changed (off by default).
+	Reload ReloadOptions
 }
 
 // Controllers are the running pieces Setup created.
 type Controllers struct {
 	// KeyManager is the controller's keys.Source.
 	KeyManager *KeyManager
+
+	reload *reloader // nil with rollout restarts off
 }
 
 // Setup registers the key manager, the SealedSecret reconciler and the HTTP
@@ -64,6 +69,10 @@ type Controllers struct {
 func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 	if opts.SkipNameValidation {
 		skipNameValidation = true
+	}
+	reload, err := setupReloader(mgr, opts.Reload)
+	if err != nil {
+		return nil, err
 	}
 	km := NewKeyManager(mgr.GetClient(), opts.Keys)
 	if err := km.SetupWithManager(mgr); err != nil {
@@ -77,12 +86,14 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 		workers:  opts.Workers,
 		selector: opts.SealedSecretSelector,
 		retry:    newKeyRetry(func() client.ObjectList { return &v1alpha1.SealedSecretList{} }),
+		reload:   reload,
 	}
 	sops := &sopsSecretReconciler{
 		Client:   mgr.GetClient(),
 		keys:     km,
 		recorder: recorder,
 		retry:    newKeyRetry(func() client.ObjectList { return &v1alpha1.SopsSecretList{} }),
+		reload:   reload,
 	}
 	km.onChange = func() {
 		go sops.retry.queueNotReady(context.Background(), sops.Client, km)
@@ -95,7 +106,7 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 		return nil, fmt.Errorf("sopssecret controller: %w", err)
 	}
 	if !opts.DisableExternalSecrets {
-		if err := setupExternalSecrets(mgr, opts); err != nil {
+		if err := setupExternalSecrets(mgr, opts, reload); err != nil {
 			return nil, err
 		}
 	}
@@ -106,7 +117,7 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 			return nil, err
 		}
 	}
-	return &Controllers{KeyManager: km}, nil
+	return &Controllers{KeyManager: km, reload: reload}, nil
 }
 
 // apiServer runs the HTTP API on every replica (not only the leader): it
@@ -139,7 +150,7 @@ func (s *apiServer) Start(ctx context.Context) error {
 
 // setupExternalSecrets registers the store and ExternalSecret reconcilers
 // with one shared provider cache.
-func setupExternalSecrets(mgr ctrl.Manager, opts Options) error {
+func setupExternalSecrets(mgr ctrl.Manager, opts Options, reload *reloader) error {
 	tokens, err := kubernetes.NewForConfig(mgr.GetConfig())
 	if err != nil {
 		return err
@@ -160,6 +171,7 @@ func setupExternalSecrets(mgr ctrl.Manager, opts Options) error {
 		providers: cache,
 		recorder:  mgr.GetEventRecorderFor("kseal-controller"), //nolint:staticcheck // core/v1 events
 		workers:   max(opts.ExternalSecretWorkers, 1),
+		reload:    reload,
 	}
 	if err := esr.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("externalsecret controller: %w", err)

@@ -42,6 +42,8 @@ type sopsSecretReconciler struct {
 	recorder record.EventRecorder
 	// retry re-queues SopsSecrets that are not Ready after a key change.
 	retry *keyRetry
+	// reload restarts workloads after a data change; nil when off.
+	reload *reloader
 }
 
 // SetupWithManager registers the reconciler.
@@ -98,7 +100,7 @@ func (r *sopsSecretReconciler) reconcile(ctx context.Context, obj *v1alpha1.Sops
 		r.event(obj, corev1.EventTypeWarning, EventUnsealFailed, err.Error())
 		return fail(obj, terminal(sopsReason(err), err), 0)
 	}
-	if err := writeTargetSecret(ctx, r.Client, obj, in, desired, "", act); err != nil {
+	if err := writeTargetSecret(ctx, r.Client, obj, in, desired, "", act, r.reload); err != nil {
 		return fail(obj, retryable(v1alpha1.ReasonProgressing, fmt.Errorf("writing the Secret failed: %w", err)), 0)
 	}
 	setReadyTrue(obj, v1alpha1.ReasonUnsealed, messageUpToDate)

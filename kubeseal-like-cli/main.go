@@ -61,6 +61,7 @@ inspects certificates.`,
 		newReencryptCommand(s),
 		newRenderCommand(s),
 		newKRMCommand(s),
+		newRefreshCommand(s),
 	)
 	return root
 }

@@ -63,6 +63,11 @@ type ExternalSecretSpec struct {
 	// secret matching a query (find).
 	// +optional
 	DataFrom []ExternalSecretDataFromRemoteRef `json:"dataFrom,omitempty"`
+	// RolloutRestartTargets are workloads to restart when the data of the
+	// Secret written from this object changes (with --rollout-restarts).
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	RolloutRestartTargets []RolloutRestartTarget `json:"rolloutRestartTargets,omitempty"`
 }
 
 // SecretStoreRef names a SecretStore or ClusterSecretStore.
@@ -183,6 +188,10 @@ type ExternalSecretStatus struct {
 	// SyncedResourceVersion is the resource version of the spec last synced.
 	// +optional
 	SyncedResourceVersion string `json:"syncedResourceVersion,omitempty"`
+	// ForceSyncedValue is the value of the force-sync annotation at the
+	// last successful sync; a different value fetches again at once.
+	// +optional
+	ForceSyncedValue string `json:"forceSyncedValue,omitempty"`
 	// Conditions holds Ready (reasons: see the Reason* constants), and
 	// Stalled or Reconciling (kstatus) while it is not Ready.
 	// +optional

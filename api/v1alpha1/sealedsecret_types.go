@@ -22,6 +22,11 @@ type SealedSecretSpec struct {
 	// immutability, and extra data rendered from the decrypted values.
 	// +optional
 	Template SecretTemplateSpec `json:"template,omitempty"`
+	// RolloutRestartTargets are workloads to restart when the data of the
+	// Secret written from this object changes (with --rollout-restarts).
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	RolloutRestartTargets []RolloutRestartTarget `json:"rolloutRestartTargets,omitempty"`
 }
 
 // SecretTemplateSpec describes the Secret created from a SealedSecret.

@@ -36,6 +36,11 @@ type SopsSecretSpec struct {
 	// extra data rendered with Go templates over the decrypted values.
 	// +optional
 	Template SecretTemplateSpec `json:"template,omitempty"`
+	// RolloutRestartTargets are workloads to restart when the data of the
+	// Secret written from this object changes (with --rollout-restarts).
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	RolloutRestartTargets []RolloutRestartTarget `json:"rolloutRestartTargets,omitempty"`
 }
 
 // SopsSecretStatus is the observed state of a SopsSecret.

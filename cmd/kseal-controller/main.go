@@ -54,6 +54,10 @@ func run() error {
 		vaultAllowHTTP   = flag.Bool("vault-allow-http", false, "accept http:// Vault servers (token and values unencrypted on the network)")
 		vaultAudience    = flag.String("vault-token-audience", controllers.DefaultVaultAudience, "audience of the service account tokens kseal sends to Vault")
 		apiAudiences     = flag.String("apiserver-audiences", "", "comma-separated extra audiences of the Kubernetes API server, never requested for a store")
+		rolloutRestarts  = flag.Bool("rollout-restarts", false, "restart (as kubectl rollout restart) the Deployments, StatefulSets and DaemonSets that opted in when the data of a Secret they use changes; needs config/rbac/reload")
+		restartDebounce  = flag.Duration("rollout-restart-debounce", controllers.DefaultRolloutRestartDebounce, "wait this long after a Secret change before restarting, so changes together cause one restart per workload")
+		restartRate      = flag.Float64("rollout-restart-rate", controllers.DefaultRolloutRestartRate, "rollout restarts per second per namespace")
+		restartBurst     = flag.Int("rollout-restart-burst", controllers.DefaultRolloutRestartBurst, "burst of --rollout-restart-rate")
 		allowAPIAudience = flag.Bool("allow-apiserver-audience-tokens", false, "let ClusterSecretStores request service account tokens for the API server's own audiences")
 	)
 	readAPIFlags := apiFlags(flag.CommandLine)
@@ -133,6 +137,7 @@ func run() error {
 		APIAddress:           *apiAddr,
 		API:                  apiOpts,
 		SealedSecretSelector: selector,
+		Reload:               controllers.ReloadOptions{Enabled: *rolloutRestarts, Debounce: *restartDebounce, RatePerSecond: *restartRate, Burst: *restartBurst},
 	})
 	if err != nil {
 		return err

@@ -2,7 +2,8 @@
 // kube-apiserver and etcd (no cluster needed), runs bin/kseal-controller
 // against them, seals a Secret with bin/kseal using the controller's
 // certificate, applies the SealedSecret, and prints the Secret the controller
-// made and the SealedSecret's status. Then it syncs one ExternalSecret from a
+// made and the SealedSecret's status, and a Deployment restarted by a new
+// sealed value (rollout restarts). Then it syncs one ExternalSecret from a
 // local AWS Secrets Manager emulator and one from a Vault dev server, and
 // renders a kustomize overlay whose Secret is SOPS-encrypted to the
 // cluster's age recipient and applies it.
@@ -109,7 +110,9 @@ func run() error {
 		"--kubeconfig", kubeconfig, "--namespace", "kseal-system", "--leader-elect=false",
 		"--listen-addr", apiAddr, "--metrics-bind-address", "0", "--health-probe-bind-address", probeAddr,
 		// The demo's Vault dev server listens on plain http on loopback.
-		"--vault-allow-http")
+		"--vault-allow-http",
+		// Restart the workloads that opted in when a Secret's data changes.
+		"--rollout-restarts", "--rollout-restart-debounce=1s")
 	ctrlCmd.Stdout, ctrlCmd.Stderr = logOut, logOut
 	if err := ctrlCmd.Start(); err != nil {
 		return err
@@ -176,6 +179,10 @@ stringData:
 
 	step("The SealedSecret's status")
 	if err := printStatus(ctx, c, "shop", "database"); err != nil {
+		return err
+	}
+
+	if err := demoReload(ctx, c, bin, url); err != nil {
 		return err
 	}
 
