@@ -32,7 +32,7 @@ func (r *externalSecretReconciler) resolveStore(ctx context.Context, es *v1alpha
 		if !allowed {
 			return nil, terminal(v1alpha1.ReasonStoreNotAllowed, fmt.Errorf("ClusterSecretStore %s does not allow namespace %s (see its spec.conditions)", ref.Name, es.Namespace))
 		}
-		return &storeInfo{Kind: v1alpha1.ClusterSecretStoreKind, Name: css.Name, Spec: &css.Spec, Generation: css.Generation}, nil
+		return &storeInfo{Kind: v1alpha1.ClusterSecretStoreKind, Name: css.Name, Spec: &css.Spec, Generation: css.Generation, RefNamespace: es.Namespace}, nil
 	}
 	var ss v1alpha1.SecretStore
 	if err := r.Get(ctx, client.ObjectKey{Namespace: es.Namespace, Name: ref.Name}, &ss); err != nil {

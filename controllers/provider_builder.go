@@ -27,9 +27,57 @@ type storeInfo struct {
 	Spec *v1alpha1.SecretStoreSpec
 	// Generation is the store's metadata.generation.
 	Generation int64
+	// RefNamespace, for a ClusterSecretStore used by an ExternalSecret, is
+	// that ExternalSecret's namespace: as in External Secrets Operator,
+	// credential and service account references without a namespace are
+	// read there.
+	RefNamespace string
 }
 
-func (s *storeInfo) key() string { return s.Kind + "/" + s.Namespace + "/" + s.Name }
+// key identifies the provider built for the store: a ClusterSecretStore
+// whose references lack a namespace has one provider per namespace that
+// uses it.
+func (s *storeInfo) key() string {
+	k := s.Kind + "/" + s.Namespace + "/" + s.Name
+	if s.Kind == v1alpha1.ClusterSecretStoreKind && s.RefNamespace != "" && refsWithoutNamespace(s.Spec) {
+		k += "@" + s.RefNamespace
+	}
+	return k
+}
+
+// refsWithoutNamespace reports whether any credential or service account
+// reference of spec names no namespace.
+func refsWithoutNamespace(spec *v1alpha1.SecretStoreSpec) bool {
+	for _, r := range credentialRefs(&storeInfo{Spec: spec}) {
+		if r.Namespace == "" {
+			return true
+		}
+	}
+	for _, sa := range serviceAccountRefs(spec) {
+		if sa.Namespace == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// serviceAccountRefs lists the service accounts a store's auth names.
+func serviceAccountRefs(spec *v1alpha1.SecretStoreSpec) []v1alpha1.ServiceAccountSelector {
+	var out []v1alpha1.ServiceAccountSelector
+	p := spec.Provider
+	if p.AWS != nil && p.AWS.Auth.JWT != nil {
+		out = append(out, p.AWS.Auth.JWT.ServiceAccountRef)
+	}
+	if p.Vault != nil {
+		if k := p.Vault.Auth.Kubernetes; k != nil && k.ServiceAccountRef != nil {
+			out = append(out, *k.ServiceAccountRef)
+		}
+		if j := p.Vault.Auth.JWT; j != nil && j.KubernetesServiceAccountToken != nil {
+			out = append(out, j.KubernetesServiceAccountToken.ServiceAccountRef)
+		}
+	}
+	return out
+}
 
 // providerName names the store's provider for metrics.
 func (s *storeInfo) providerName() string {
@@ -63,7 +111,8 @@ type providerBuilder struct {
 // credentialNamespace is where a store's Secret and service account
 // references are read: a SecretStore's own namespace (a reference naming
 // another one is refused, as External Secrets Operator does); for a
-// ClusterSecretStore the namespace in the reference.
+// ClusterSecretStore the namespace in the reference, or, as in External
+// Secrets Operator, the namespace of the ExternalSecret that uses it.
 func credentialNamespace(store *storeInfo, refNamespace string) (string, error) {
 	if store.Kind == v1alpha1.SecretStoreKind {
 		if refNamespace != "" && refNamespace != store.Namespace {
@@ -71,13 +120,21 @@ func credentialNamespace(store *storeInfo, refNamespace string) (string, error) 
 		}
 		return store.Namespace, nil
 	}
-	if refNamespace == "" {
-		return "", fmt.Errorf("%w: a ClusterSecretStore reference needs a namespace", errInvalidStore)
+	if refNamespace != "" {
+		return refNamespace, nil
 	}
-	return refNamespace, nil
+	if store.RefNamespace == "" {
+		return "", errPerNamespace
+	}
+	return store.RefNamespace, nil
 }
 
 var errInvalidStore = errors.New("invalid store")
+
+// errPerNamespace: a ClusterSecretStore reference without a namespace is
+// read in each ExternalSecret's namespace, so the store alone cannot be
+// validated.
+var errPerNamespace = errors.New("a reference of this ClusterSecretStore names no namespace: it is read in the namespace of each ExternalSecret that uses the store")
 
 // build implements providerFactory.
 func (b *providerBuilder) build(ctx context.Context, store *storeInfo) (providers.Provider, error) {

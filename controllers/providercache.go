@@ -59,13 +59,16 @@ func (pc *providerCache) get(ctx context.Context, store *storeInfo) (providers.P
 	return p, nil
 }
 
-// drop closes and forgets the provider of a deleted store.
+// drop closes and forgets the providers of a deleted store (for a
+// ClusterSecretStore, those of every namespace that used it).
 func (pc *providerCache) drop(key string) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
-	if e, ok := pc.entries[key]; ok {
-		closeProvider(e.provider)
-		delete(pc.entries, key)
+	for k, e := range pc.entries {
+		if k == key || strings.HasPrefix(k, key+"@") {
+			closeProvider(e.provider)
+			delete(pc.entries, k)
+		}
 	}
 }
 

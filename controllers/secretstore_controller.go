@@ -69,6 +69,9 @@ func (r *secretStoreReconciler) validate(ctx context.Context, obj object) (recon
 			message = "configuration accepted (this provider cannot validate credentials without reading a secret)"
 		}
 	}
+	if errors.Is(err, errPerNamespace) {
+		err, message = nil, "configuration accepted; "+errPerNamespace.Error()+", and is checked there"
+	}
 	switch {
 	case err == nil:
 		setReadyTrue(obj, v1alpha1.ReasonStoreValid, message)

@@ -120,7 +120,14 @@ func TestCredentialNamespace(t *testing.T) {
 	if _, err := credentialNamespace(namespacedStore(), "team-b"); !errors.Is(err, errInvalidStore) {
 		t.Errorf("another namespace: %v", err)
 	}
-	if _, err := credentialNamespace(clusterStore(), ""); !errors.Is(err, errInvalidStore) {
+	// As in External Secrets Operator: a ClusterSecretStore reference
+	// without a namespace is read in the ExternalSecret's namespace.
+	perNS := clusterStore()
+	perNS.RefNamespace = "team-c"
+	if ns, err := credentialNamespace(perNS, ""); err != nil || ns != "team-c" {
+		t.Errorf("cluster store used from team-c, no namespace: %q, %v", ns, err)
+	}
+	if _, err := credentialNamespace(clusterStore(), ""); !errors.Is(err, errPerNamespace) {
 		t.Errorf("cluster store without namespace: %v", err)
 	}
 	if ns, err := credentialNamespace(clusterStore(), "team-b"); err != nil || ns != "team-b" {

@@ -423,3 +423,57 @@ func keysOf(m map[string][]byte) []string {
 	}
 	return out
 }
+
+// TestExternalSecret_clusterStoreReadsCredentialsInEachNamespace: as in
+// External Secrets Operator, a ClusterSecretStore whose credential reference
+// names no namespace reads it in the namespace of each ExternalSecret: a
+// namespace with valid keys syncs, one with wrong keys fails, and neither
+// sees the other's credentials.
+func TestExternalSecret_clusterStoreReadsCredentialsInEachNamespace(t *testing.T) {
+	srv := awstest.NewServer(t)
+	c := startController(t, controllers.Options{})
+	defer c.stop()
+	good, bad := newNamespace(t, "css-good"), newNamespace(t, "css-bad")
+	srv.CreateSecret(t, good+"/v", canary("per-namespace"), nil)
+	srv.CreateSecret(t, bad+"/v", canary("per-namespace-bad"), nil)
+	for ns, key := range map[string]string{good: awstest.SecretAccessKey, bad: "wrong-secret-key"} {
+		creds := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "aws-creds", Namespace: ns},
+			StringData: map[string]string{"id": awstest.AccessKeyID, "key": key}}
+		if err := env.Client.Create(ctx, creds); err != nil {
+			t.Fatal(err)
+		}
+	}
+	css := &v1alpha1.ClusterSecretStore{ObjectMeta: metav1.ObjectMeta{Name: "per-ns-" + good},
+		Spec: v1alpha1.SecretStoreSpec{Provider: v1alpha1.SecretStoreProvider{AWS: &v1alpha1.AWSProvider{
+			Service: v1alpha1.AWSServiceSecretsManager, Region: srv.Region, Endpoint: srv.URL,
+			Auth: v1alpha1.AWSAuth{SecretRef: &v1alpha1.AWSAuthSecretRef{
+				AccessKeyID:     v1alpha1.SecretKeySelector{Name: "aws-creds", Key: "id"},
+				SecretAccessKey: v1alpha1.SecretKeySelector{Name: "aws-creds", Key: "key"},
+			}}}}}}
+	if err := env.Client.Create(ctx, css); err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []string{good, bad} {
+		es := externalSecret(ns, "app", css.Name, time.Hour, ref("v", ns+"/v", ""))
+		es.Spec.SecretStoreRef.Kind = v1alpha1.ClusterSecretStoreKind
+		if err := env.Client.Create(ctx, es); err != nil {
+			t.Fatal(err)
+		}
+	}
+	esCondition(t, good, "app", metav1.ConditionTrue, v1alpha1.ReasonSecretSynced)
+	if got := getSecret(t, good, "app"); string(got.Data["v"]) != canary("per-namespace") {
+		t.Error("wrong data")
+	}
+	esCondition(t, bad, "app", metav1.ConditionFalse, v1alpha1.ReasonProviderError)
+	if getSecret(t, bad, "app") != nil {
+		t.Error("a namespace with wrong keys got a Secret")
+	}
+	waitFor(t, 30*time.Second, "the store reads as accepted", func() bool {
+		var got v1alpha1.ClusterSecretStore
+		if err := env.Client.Get(ctx, clientKey("", css.Name), &got); err != nil {
+			return false
+		}
+		cond := apimeta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady)
+		return cond != nil && cond.Status == metav1.ConditionTrue
+	})
+}
