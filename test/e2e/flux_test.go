@@ -244,8 +244,8 @@ func runKustomizeController(t testing.TB, bin, runtimeNS string) *syncBuffer {
 	return &out
 }
 
-// waitForFluxSecret waits until Flux has applied the Secret; on timeout it
-// fails with the Kustomization's status and the controller's log.
+// waitForFluxSecret waits until Flux has applied the Secret; when the
+// Kustomization fails, or on timeout, it fails with the Kustomization's status and the controller's log.
 func waitForFluxSecret(t testing.TB, ns, name string, ks *unstructured.Unstructured, fluxLog *syncBuffer) *corev1.Secret {
 	t.Helper()
 	deadline := time.Now().Add(4 * time.Minute)
@@ -258,16 +258,31 @@ func waitForFluxSecret(t testing.TB, ns, name string, ks *unstructured.Unstructu
 		if !apierrors.IsNotFound(err) {
 			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			cur := &unstructured.Unstructured{}
-			cur.SetGroupVersionKind(ks.GroupVersionKind())
-			_ = env.Client.Get(ctx, client.ObjectKeyFromObject(ks), cur)
+		cur := &unstructured.Unstructured{}
+		cur.SetGroupVersionKind(ks.GroupVersionKind())
+		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(ks), cur)
+		failed := kustomizationFailed(cur)
+		if failed || time.Now().After(deadline) {
 			status, _ := yaml.Marshal(cur.Object["status"])
-			t.Fatalf("Flux did not apply Secret %s/%s within 4 minutes\nKustomization status:\n%s\nkustomize-controller log:\n%s",
-				ns, name, status, fluxLog.String())
+			t.Fatalf("Flux did not apply Secret %s/%s (failed=%v)\nKustomization status:\n%s\nkustomize-controller log:\n%s",
+				ns, name, failed, status, fluxLog.String())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// kustomizationFailed reports whether the Kustomization's Ready condition
+// says the build or the apply failed (a decryption error is a build error).
+func kustomizationFailed(ks *unstructured.Unstructured) bool {
+	conds, _, _ := unstructured.NestedSlice(ks.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == "Ready" && m["status"] == "False" &&
+			(m["reason"] == "BuildFailed" || m["reason"] == "ReconciliationFailed") {
+			return true
+		}
+	}
+	return false
 }
 
 // renderedSecretData returns the data (data and stringData together) of the
