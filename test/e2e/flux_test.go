@@ -70,7 +70,8 @@ func fluxBinary(t testing.TB) (bin, crds string) {
 // cluster's identities are exported into the Secret sops-age as docs/sops.md
 // tells Flux users; Flux applies the decrypted Secret, and `kseal render`
 // of the same files with that Secret's manifest as key file gives the same
-// data.
+// data. The source holds a whole encrypted Secret manifest and, in Flux's
+// convention, secretGenerator envs and files that are SOPS documents.
 func TestFlux_kustomizeControllerDecryptsWithClusterKey(t *testing.T) {
 	bin, crds := fluxBinary(t)
 	c := startController(t, controllers.Options{})
@@ -93,13 +94,7 @@ func TestFlux_kustomizeControllerDecryptsWithClusterKey(t *testing.T) {
 	}
 	ageSecret := exportSopsAge(t, fluxNS)
 
-	files := map[string][]byte{
-		"kustomization.yaml": []byte("resources:\n- db.enc.yaml\n"),
-		"db.enc.yaml": sopstest.MustEncrypt([]byte("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ntype: Opaque\n"+
-			"stringData:\n  password: "+canary("flux-password")+"\ndata:\n  user: "+
-			base64.StdEncoding.EncodeToString([]byte(canary("flux-user")))+"\n"),
-			sops.FormatYAML, sopstest.Options{Recipients: []string{recipient}, EncryptedRegex: sopstest.SecretsOnly, MACOnlyEncrypted: true}),
-	}
+	files := fluxSource(recipient)
 	srcDir := t.TempDir()
 	writeTree(t, srcDir, files)
 	artifact := tarGz(t, files)
@@ -131,6 +126,11 @@ func TestFlux_kustomizeControllerDecryptsWithClusterKey(t *testing.T) {
 		t.Fatalf("Flux applied Secret db with the wrong data (keys %v)", sortedKeys(applied.Data))
 	}
 
+	envs, cfg := waitForFluxSecret(t, appNS, "app-env", ks, fluxLog), waitForFluxSecret(t, appNS, "app-files", ks, fluxLog)
+	if string(envs.Data["API_TOKEN"]) != canary("flux-env") || !bytes.Contains(cfg.Data["config.yaml"], []byte(canary("flux-file"))) {
+		t.Fatalf("Flux applied the generated Secrets with the wrong data (keys %v, %v)", sortedKeys(envs.Data), sortedKeys(cfg.Data))
+	}
+
 	// The same files, rendered by kseal with the sops-age Secret's manifest.
 	keyFile := filepath.Join(t.TempDir(), "sops-age.yaml")
 	manifest, err := yaml.Marshal(ageSecret)
@@ -140,10 +140,33 @@ func TestFlux_kustomizeControllerDecryptsWithClusterKey(t *testing.T) {
 	if err := os.WriteFile(keyFile, manifest, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	rendered := renderedSecretData(t, kseal(t, nil, "render", "--age-key-file", keyFile, srcDir), "db")
-	if !equalData(rendered, applied.Data) {
-		t.Fatalf("kseal render gives Secret db keys %v, Flux applied keys %v, or the values differ",
-			sortedKeys(rendered), sortedKeys(applied.Data))
+	out := kseal(t, nil, "render", "--age-key-file", keyFile, srcDir)
+	for _, s := range []*corev1.Secret{applied, envs, cfg} {
+		if rendered := renderedSecretData(t, out, s.Name); !equalData(rendered, s.Data) {
+			t.Errorf("kseal render gives Secret %s keys %v, Flux applied keys %v, or the values differ",
+				s.Name, sortedKeys(rendered), sortedKeys(s.Data))
+		}
+	}
+}
+
+// fluxSource is the repository Flux syncs: a Secret manifest encrypted
+// whole to recipient (data and stringData only) and, in Flux's convention
+// for Secret values, secretGenerator envs and files that are SOPS documents.
+// Names get no hash suffix, so both tools name the Secrets alike: Flux hashes
+// the decrypted files, kseal the committed ones.
+func fluxSource(recipient string) map[string][]byte {
+	pq := sopstest.Options{Recipients: []string{recipient}}
+	return map[string][]byte{
+		"kustomization.yaml": []byte("resources:\n- db.enc.yaml\nsecretGenerator:\n" +
+			"- name: app-env\n  envs:\n  - app.enc.env\n" +
+			"- name: app-files\n  files:\n  - config.yaml=config.enc.yaml\n" +
+			"generatorOptions:\n  disableNameSuffixHash: true\n"),
+		"app.enc.env":     sopstest.MustEncrypt([]byte("API_TOKEN="+canary("flux-env")+"\nMODE=prod\n"), sops.FormatDotenv, pq),
+		"config.enc.yaml": sopstest.MustEncrypt([]byte("user: shop\npassword: "+canary("flux-file")+"\n"), sops.FormatYAML, pq),
+		"db.enc.yaml": sopstest.MustEncrypt([]byte("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ntype: Opaque\n"+
+			"stringData:\n  password: "+canary("flux-password")+"\ndata:\n  user: "+
+			base64.StdEncoding.EncodeToString([]byte(canary("flux-user")))+"\n"),
+			sops.FormatYAML, sopstest.Options{Recipients: []string{recipient}, EncryptedRegex: sopstest.SecretsOnly, MACOnlyEncrypted: true}),
 	}
 }
 
