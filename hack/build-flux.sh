@@ -62,7 +62,7 @@ mkdir -p "$out_dir"
 work=$(mktemp -d "$cache_root/.flux-build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-log "building kustomize-controller v$VERSION with $(go version) (about 15 minutes on a cold module cache)"
+log "building kustomize-controller v$VERSION with $(go version) (5 to 20 minutes on a cold cache, depending on the machine)"
 kc_dir=$(module_dir "$KC@v$VERSION")
 # The API is a nested module that go.mod replaces with ./api; module zips
 # leave nested modules out, so it comes separately (same release).
