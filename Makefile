@@ -10,7 +10,7 @@ FUZZTIME ?= 3s
 BENCHTIME ?= 1s
 BENCHCOUNT ?= 6
 
-.PHONY: all build test unit envtest kubeseal vault generate verify-generated lint fuzz bench demo clean
+.PHONY: all build test unit envtest kubeseal vault flux generate verify-generated lint fuzz bench demo clean
 
 all: build
 
@@ -26,6 +26,10 @@ envtest:
 ## kubeseal: build the real kubeseal v0.40.0 for compatibility tests (cached)
 kubeseal:
 	@hack/build-kubeseal.sh >/dev/null
+
+## flux: build Flux's kustomize-controller v1.9.6 and copy its CRDs for the Flux e2e test (cached)
+flux:
+	@hack/build-flux.sh >/dev/null
 
 ## vault: build a Vault v1.14.2 dev server for provider tests (cached)
 vault:
@@ -48,10 +52,11 @@ lint:
 	$(GO) vet ./...
 
 ## test: everything — lint, generated files, unit, envtest suites, kubeseal compatibility, fuzz smoke
-test: lint verify-generated envtest kubeseal vault
+test: lint verify-generated envtest kubeseal vault flux
 	KUBEBUILDER_ASSETS="$$(hack/build-envtest.sh)" \
 	KSEAL_KUBESEAL="$$(hack/build-kubeseal.sh)" \
 	KSEAL_VAULT="$$(hack/build-vault.sh)" \
+	KSEAL_FLUX="$$(hack/build-flux.sh)" \
 	KSEAL_REQUIRE_TOOLS=1 \
 	$(GO) test -count=1 -timeout 30m ./...
 	@$(MAKE) --no-print-directory fuzz
