@@ -52,7 +52,10 @@ func kubeVersion() *chartutil.KubeVersion {
 
 // renderChart renders the chart as `helm template --include-crds` does and
 // returns the manifest, or the error Helm gives (schema, template).
-func renderChart(vals map[string]any) (string, error) {
+func renderChart(vals map[string]any) (string, error) { return renderChartIn(vals, releaseNS) }
+
+// renderChartIn is renderChart for a release in namespace ns.
+func renderChartIn(vals map[string]any, ns string) (string, error) {
 	ch, err := loader.Load(chartDir)
 	if err != nil {
 		return "", err
@@ -66,7 +69,7 @@ func renderChart(vals map[string]any) (string, error) {
 	install := action.NewInstall(cfg)
 	install.DryRun, install.ClientOnly, install.Replace = true, true, true
 	install.IncludeCRDs = true
-	install.ReleaseName, install.Namespace = releaseName, releaseNS
+	install.ReleaseName, install.Namespace = releaseName, ns
 	install.KubeVersion = kubeVersion()
 	rel, err := install.Run(ch, vals)
 	if err != nil {
