@@ -176,8 +176,9 @@ func requestToken(namespace, sa string) (string, error) {
 
 // process is a running kseal-controller.
 type process struct {
-	apiURL, healthURL string
-	log               *bytes.Buffer
+	apiURL, healthURL, metricsURL string
+	log                           *bytes.Buffer
+	cmd                           *exec.Cmd
 }
 
 // startAs runs the built controller with the container args and env of a
@@ -205,7 +206,7 @@ func startAs(t testing.TB, deploy *unstructured.Unstructured, extra ...string) *
 	args = append(args, extra...)
 	cmd := exec.Command(controllerBin, args...)
 	cmd.Env = []string{"POD_NAMESPACE=" + ns, "HOME=" + t.TempDir()}
-	p := &process{apiURL: "http://" + api, healthURL: "http://" + health, log: &bytes.Buffer{}}
+	p := &process{apiURL: "http://" + api, healthURL: "http://" + health, metricsURL: "http://" + metrics + "/metrics", log: &bytes.Buffer{}, cmd: cmd}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
