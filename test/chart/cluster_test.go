@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -26,6 +27,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
 	"github.com/kseal-dev/kseal/test/envtestenv"
@@ -44,6 +46,7 @@ var (
 var ctx = context.Background()
 
 func TestMain(m *testing.M) {
+	log.SetLogger(logr.Discard())
 	code := func() int {
 		dir, err := os.MkdirTemp("", "kseal-chart-test-")
 		if err != nil {
@@ -53,6 +56,7 @@ func TestMain(m *testing.M) {
 		tmpDir = dir
 		defer os.RemoveAll(dir)
 		defer func() {
+			vaultStop()
 			if err := env.Stop(); err != nil {
 				fmt.Fprintln(os.Stderr, err)
 			}

@@ -20,7 +20,7 @@ import (
 )
 
 // TestCRDsMatchConfig: the chart's crds/ holds exactly the generated CRDs of
-// config/crd/bases, byte for byte (copy them after `make generate`).
+// config/crd/bases, byte for byte (`make generate` copies them).
 func TestCRDsMatchConfig(t *testing.T) {
 	want, err := filepath.Glob("../../config/crd/bases/*.yaml")
 	if err != nil || len(want) == 0 {
@@ -44,7 +44,7 @@ func TestCRDsMatchConfig(t *testing.T) {
 		a, _ := os.ReadFile(p)
 		b, _ := os.ReadFile(filepath.Join(chartDir, "crds", filepath.Base(p)))
 		if !bytes.Equal(a, b) {
-			t.Errorf("charts/kseal/crds/%s differs from config/crd/bases: cp config/crd/bases/*.yaml charts/kseal/crds/", filepath.Base(p))
+			t.Errorf("charts/kseal/crds/%s differs from config/crd/bases: run make generate (it copies them)", filepath.Base(p))
 		}
 	}
 }

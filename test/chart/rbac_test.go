@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,9 +42,16 @@ func TestChart_appliesServerSideStrict(t *testing.T) {
 	}
 }
 
-// vaultFor starts the Vault of the ExternalSecret steps, or returns nil
-// (those steps are left out) when its binary is missing and make test has
-// not asked for it.
+var (
+	vaultOnce   sync.Once
+	vaultShared *vaultSetup
+	vaultErr    error
+	vaultStop   = func() {}
+)
+
+// vaultFor returns the package's Vault for the ExternalSecret steps,
+// started on first use (TestMain stops it), or nil (those steps are left
+// out) when its binary is missing and make test has not asked for it.
 func vaultFor(t *testing.T) *vaultSetup {
 	t.Helper()
 	if _, err := vaulttest.Binary(); err != nil {
@@ -53,12 +61,11 @@ func vaultFor(t *testing.T) *vaultSetup {
 		t.Logf("leaving out the ExternalSecret steps: %v", err)
 		return nil
 	}
-	v, stop, err := setUpVault(context.Background())
-	if err != nil {
-		t.Fatal(err)
+	vaultOnce.Do(func() { vaultShared, vaultStop, vaultErr = setUpVault(context.Background()) })
+	if vaultErr != nil {
+		t.Fatal(vaultErr)
 	}
-	t.Cleanup(stop)
-	return v
+	return vaultShared
 }
 
 // chartObjects renders the chart with its default values in kseal-system,
