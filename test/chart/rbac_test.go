@@ -161,27 +161,28 @@ func TestRBAC_leastPrivilege(t *testing.T) {
 	cluster(t)
 	v := vaultFor(t)
 	for _, tc := range []struct {
-		kind, resource, want string
+		kind, resource, verb, want string // verb: drop only that verb
 	}{
-		{"ClusterRole", "/.well-known/openid-configuration", ""},
-		{"ClusterRole", "events", "event"},
-		{"ClusterRole", "namespaces", "clustersecretstore-namespace-selector"},
-		{"ClusterRole", "secrets", "ready"},
-		{"ClusterRole", "serviceaccounts/token", "externalsecret-kubernetes-auth"},
+		{"ClusterRole", "/.well-known/openid-configuration", "", ""},
+		{"ClusterRole", "events", "", "event"},
+		{"ClusterRole", "namespaces", "", "clustersecretstore-namespace-selector"},
+		{"ClusterRole", "secrets", "", "ready"},
+		{"ClusterRole", "serviceaccounts/token", "", "externalsecret-kubernetes-auth"},
 		// The controller's caches never sync, so keys are never loaded.
-		{"ClusterRole", "sealedsecrets", "ready"},
-		{"ClusterRole", "sealedsecrets/status", "sealedsecret"},
-		{"Role", "secrets", ""},
-		{"Role", "leases", "sealedsecret"},
+		{"ClusterRole", "sealedsecrets", "", "ready"},
+		{"ClusterRole", "sealedsecrets/status", "", "sealedsecret"},
+		{"ClusterRole", "secrets", "delete", "externalsecret-deletion-policy"},
+		{"Role", "secrets", "", ""},
+		{"Role", "leases", "", "sealedsecret"},
 	} {
-		t.Run(tc.kind+"/"+tc.resource, func(t *testing.T) {
+		t.Run(tc.kind+"/"+tc.resource+"/"+tc.verb, func(t *testing.T) {
 			if v == nil && tc.want != "" && steps[slices.IndexFunc(steps, func(s step) bool { return s.name == tc.want })].needsVault {
 				t.Skip("needs Vault")
 			}
 			objs := chartObjects(t)
 			role := mustFind(t, objs, tc.kind, "kseal-controller")
-			if !dropRule(role, tc.resource) {
-				t.Fatalf("the %s has no rule for %s", tc.kind, tc.resource)
+			if !dropRule(role, tc.resource, tc.verb) {
+				t.Fatalf("the %s has no rule for %s %s", tc.kind, tc.verb, tc.resource)
 			}
 			timeout := 20 * time.Second
 			got, err := installAndRun(t, "helm", objs, v, timeout)
@@ -192,18 +193,29 @@ func TestRBAC_leastPrivilege(t *testing.T) {
 	}
 }
 
-// dropRule removes the rule that names resource (or a non-resource URL);
-// it reports whether there was one.
-func dropRule(role *unstructured.Unstructured, resource string) bool {
+// dropRule removes the rule that names resource (or a non-resource URL),
+// or only verb from it; it reports whether there was one.
+func dropRule(role *unstructured.Unstructured, resource, verb string) bool {
 	rules, _, _ := unstructured.NestedSlice(role.Object, "rules")
 	for i, r := range rules {
 		m := r.(map[string]any)
 		names, _, _ := unstructured.NestedStringSlice(m, "resources")
 		urls, _, _ := unstructured.NestedStringSlice(m, "nonResourceURLs")
-		if slices.Contains(names, resource) || slices.Contains(urls, resource) {
+		if !slices.Contains(names, resource) && !slices.Contains(urls, resource) {
+			continue
+		}
+		if verb == "" {
 			_ = unstructured.SetNestedSlice(role.Object, slices.Delete(rules, i, i+1), "rules")
 			return true
 		}
+		verbs, _, _ := unstructured.NestedStringSlice(m, "verbs")
+		if !slices.Contains(verbs, verb) {
+			return false
+		}
+		_ = unstructured.SetNestedStringSlice(m, slices.DeleteFunc(verbs, func(v string) bool { return v == verb }), "verbs")
+		rules[i] = m
+		_ = unstructured.SetNestedSlice(role.Object, rules, "rules")
+		return true
 	}
 	return false
 }

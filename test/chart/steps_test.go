@@ -59,6 +59,7 @@ var steps = []step{
 	{"externalsecret-token", true, stepExternalSecretToken},
 	{"externalsecret-kubernetes-auth", true, stepExternalSecretKubernetesAuth},
 	{"clustersecretstore-namespace-selector", true, stepClusterStoreSelector},
+	{"externalsecret-deletion-policy", true, stepDeletionPolicy},
 }
 
 // runSteps runs the steps in order and returns the name of the first that
@@ -282,6 +283,50 @@ func stepClusterStoreSelector(s *session) error {
 		return err
 	}
 	return externalSecretReady(s, ns, ns, v1alpha1.ClusterSecretStoreKind)
+}
+
+// stepDeletionPolicy: an ExternalSecret with deletionPolicy Delete whose
+// remote value is deleted has its Secret deleted.
+func stepDeletionPolicy(s *session) error {
+	ns, err := newNamespace("es-gone", nil)
+	if err != nil {
+		return err
+	}
+	vc, err := s.vault.srv.Client()
+	if err != nil {
+		return err
+	}
+	path := "gone/" + ns
+	if _, err := vc.KVv2("secret").Put(ctx, path, map[string]any{"password": "vault-value"}); err != nil {
+		return err
+	}
+	tok := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "vault-token", Namespace: ns}, StringData: map[string]string{"token": s.vault.srv.RootToken}}
+	store := &v1alpha1.SecretStore{ObjectMeta: metav1.ObjectMeta{Name: "vault", Namespace: ns},
+		Spec: v1alpha1.SecretStoreSpec{Provider: vaultProvider(s.vault.srv.Addr, v1alpha1.VaultAuth{TokenSecretRef: &v1alpha1.SecretKeySelector{Name: "vault-token", Key: "token"}})}}
+	es := &v1alpha1.ExternalSecret{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns},
+		Spec: v1alpha1.ExternalSecretSpec{
+			RefreshInterval: &metav1.Duration{Duration: 2 * time.Second},
+			SecretStoreRef:  v1alpha1.SecretStoreRef{Name: "vault"},
+			Target:          v1alpha1.ExternalSecretTarget{DeletionPolicy: v1alpha1.DeletionPolicyDelete},
+			Data:            []v1alpha1.ExternalSecretData{{SecretKey: "password", RemoteRef: v1alpha1.ExternalSecretDataRemoteRef{Key: path, Property: "password"}}},
+		}}
+	for _, o := range []client.Object{tok, store, es} {
+		if err := env.Client.Create(ctx, o); err != nil {
+			return err
+		}
+	}
+	if err := poll(s.timeout, "ExternalSecret with deletionPolicy Delete synced", func() (bool, error) {
+		return secretHas(ns, "db", "password", "vault-value"), nil
+	}); err != nil {
+		return err
+	}
+	if err := vc.KVv2("secret").DeleteMetadata(ctx, path); err != nil {
+		return err
+	}
+	return poll(s.timeout, "Secret deleted once its remote value is gone", func() (bool, error) {
+		err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "db"}, &corev1.Secret{})
+		return apierrors.IsNotFound(err), err
+	})
 }
 
 // setUpVault starts a Vault dev server with the secret shop/db and a
