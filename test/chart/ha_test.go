@@ -64,39 +64,7 @@ func TestHA_twoReplicasFailover(t *testing.T) {
 	}
 	applyAll(t, "helm", objs)
 	deploy := mustFind(t, objs, "Deployment", "kseal-controller")
-	replicas := []*process{startAs(t, deploy), startAs(t, deploy)}
-
-	for i, p := range replicas {
-		if err := poll(2*time.Minute, fmt.Sprintf("replica %d ready", i), func() (bool, error) {
-			_, err := httpGet(p.healthURL + "/readyz")
-			return err == nil, err
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var keySecrets corev1.SecretList
-	if err := env.Client.List(ctx, &keySecrets, client.InNamespace(ns), client.HasLabels{"kseal.dev/sealing-key"}); err != nil {
-		t.Fatal(err)
-	}
-	if len(keySecrets.Items) != 1 {
-		t.Fatalf("%d key generations after two replicas started at once, want 1", len(keySecrets.Items))
-	}
-	cert0, err0 := httpGet(replicas[0].apiURL + "/v1/cert.pem")
-	cert1, err1 := httpGet(replicas[1].apiURL + "/v1/cert.pem")
-	if err0 != nil || err1 != nil || !bytes.Equal(cert0, cert1) {
-		t.Fatalf("the replicas serve different certificates (%v, %v)", err0, err1)
-	}
-	var leader, follower *process
-	if err := poll(time.Minute, "one leader", func() (bool, error) {
-		l0, l1 := isLeader(replicas[0]), isLeader(replicas[1])
-		leader, follower = replicas[0], replicas[1]
-		if l1 {
-			leader, follower = replicas[1], replicas[0]
-		}
-		return l0 != l1, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	leader, follower, cert := startTwoReplicas(t, deploy)
 
 	work := newNamespaceOrFail(t, "ha-work")
 	writes := watchSecretWrites(t, work)
@@ -105,7 +73,7 @@ func TestHA_twoReplicasFailover(t *testing.T) {
 		store = vaultTokenStore(t, v, work)
 	}
 	certPath := filepath.Join(t.TempDir(), "cert.pem")
-	if err := os.WriteFile(certPath, cert0, 0o600); err != nil {
+	if err := os.WriteFile(certPath, cert, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	createObjects(t, work, certPath, store, 0, haSealed/2, haExternal/2)
@@ -136,10 +104,51 @@ func TestHA_twoReplicasFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("all %d objects Ready %v after the kill", haSealed+wantExternal, time.Since(killed).Round(100*time.Millisecond))
+	var keySecrets corev1.SecretList
 	if err := env.Client.List(ctx, &keySecrets, client.InNamespace(ns), client.HasLabels{"kseal.dev/sealing-key"}); err != nil || len(keySecrets.Items) != 1 {
 		t.Errorf("%d key generations after the failover (%v), want 1", len(keySecrets.Items), err)
 	}
 	writes.check(t, haSealed+wantExternal)
+}
+
+// startTwoReplicas starts two controllers of the Deployment at once, in a
+// namespace without keys, and checks that both become ready, that exactly
+// one key generation was made and that both serve its certificate; it
+// returns the one that leads, the other, and the certificate.
+func startTwoReplicas(t *testing.T, deploy *unstructured.Unstructured) (leader, follower *process, cert []byte) {
+	t.Helper()
+	replicas := []*process{startAs(t, deploy), startAs(t, deploy)}
+	for i, p := range replicas {
+		if err := poll(2*time.Minute, fmt.Sprintf("replica %d ready", i), func() (bool, error) {
+			_, err := httpGet(p.healthURL + "/readyz")
+			return err == nil, err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var keySecrets corev1.SecretList
+	if err := env.Client.List(ctx, &keySecrets, client.InNamespace(deploy.GetNamespace()), client.HasLabels{"kseal.dev/sealing-key"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(keySecrets.Items) != 1 {
+		t.Fatalf("%d key generations after two replicas started at once, want 1", len(keySecrets.Items))
+	}
+	cert0, err0 := httpGet(replicas[0].apiURL + "/v1/cert.pem")
+	cert1, err1 := httpGet(replicas[1].apiURL + "/v1/cert.pem")
+	if err0 != nil || err1 != nil || !bytes.Equal(cert0, cert1) {
+		t.Fatalf("the replicas serve different certificates (%v, %v)", err0, err1)
+	}
+	if err := poll(time.Minute, "one leader", func() (bool, error) {
+		l0, l1 := isLeader(replicas[0]), isLeader(replicas[1])
+		leader, follower = replicas[0], replicas[1]
+		if l1 {
+			leader, follower = replicas[1], replicas[0]
+		}
+		return l0 != l1, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return leader, follower, cert0
 }
 
 func newNamespaceOrFail(t testing.TB, prefix string) string {
