@@ -39,6 +39,7 @@ vault:
 generate:
 	hack/controller-gen.sh object paths=./api/...
 	hack/controller-gen.sh crd paths=./api/... output:crd:artifacts:config=config/crd/bases
+	cp config/crd/bases/*.yaml charts/kseal/crds/
 	hack/controller-gen.sh rbac:roleName=kseal-controller paths=./controllers/... output:rbac:artifacts:config=config/rbac
 
 ## verify-generated: fail when generated files differ from the API types
