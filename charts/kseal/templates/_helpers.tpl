@@ -74,6 +74,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - {{ printf "--apiserver-audiences=%s" (join "," .) | quote }}
 {{- end }}
 - "--allow-apiserver-audience-tokens={{ $c.allowAPIServerAudienceTokens }}"
+- "--rollout-restarts={{ $c.rolloutRestarts.enabled }}"
+- {{ printf "--rollout-restart-debounce=%s" $c.rolloutRestarts.debounce | quote }}
+- "--rollout-restart-rate={{ $c.rolloutRestarts.rate }}"
+- "--rollout-restart-burst={{ int64 $c.rolloutRestarts.burst }}"
 - "--api-rate={{ $c.api.rate }}"
 - "--api-burst={{ int64 $c.api.burst }}"
 - "--api-global-rate={{ $c.api.globalRate }}"
