@@ -21,8 +21,10 @@ LDFLAGS := -X $(VERSION_PKG).version=$(VERSION) -X $(VERSION_PKG).commit=$(COMMI
 # make image: platforms of the image index, and the name the images get.
 IMAGE_PLATFORMS ?= linux/amd64,linux/arm64
 IMAGE_REPOSITORY ?= ghcr.io/kseal-dev
-# make release-snapshot: platforms of the archives.
-RELEASE_PLATFORMS ?= linux/amd64,linux/arm64,darwin/amd64,darwin/arm64,windows/amd64,windows/arm64
+# make release-snapshot: platforms of the archives; the krew manifest is
+# written only for all of them.
+RELEASE_PLATFORMS_ALL := linux/amd64,linux/arm64,darwin/amd64,darwin/arm64,windows/amd64,windows/arm64
+RELEASE_PLATFORMS ?= $(RELEASE_PLATFORMS_ALL)
 
 .PHONY: all build image release-snapshot test unit envtest kubeseal vault generate verify-generated lint fuzz bench demo clean
 
@@ -41,9 +43,10 @@ image:
 		-version $(VERSION) -commit $(COMMIT) -created $(SOURCE_DATE_EPOCH)
 
 ## release-snapshot: CLI (and linux controller) archives for RELEASE_PLATFORMS
-## with checksums.txt, into bin/release/
+## with checksums.txt and the krew manifest, into bin/release/
 release-snapshot:
 	$(GO) run ./hack/release -out bin/release -platforms $(RELEASE_PLATFORMS) \
+		-krew=$(if $(filter $(RELEASE_PLATFORMS_ALL),$(RELEASE_PLATFORMS)),true,false) \
 		-version $(VERSION) -commit $(COMMIT) -created $(SOURCE_DATE_EPOCH)
 
 ## envtest: build kube-apiserver and etcd from module source (cached, idempotent)
