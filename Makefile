@@ -10,14 +10,44 @@ FUZZTIME ?= 3s
 BENCHTIME ?= 1s
 BENCHCOUNT ?= 6
 
-.PHONY: all build test unit envtest kubeseal vault flux generate verify-generated lint fuzz bench demo clean
+# Version stamped into binaries, images and archives (kseal version,
+# kseal-controller --version): the git tag or commit, "dev" outside git.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+# Creation time of images and archives (reproducible: the commit's time).
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+VERSION_PKG := github.com/kseal-dev/kseal/internal/version
+LDFLAGS := -X $(VERSION_PKG).version=$(VERSION) -X $(VERSION_PKG).commit=$(COMMIT)
+# make image: platforms of the image index, and the name the images get.
+IMAGE_PLATFORMS ?= linux/amd64,linux/arm64
+IMAGE_REPOSITORY ?= ghcr.io/kseal-dev
+# make release-snapshot: platforms of the archives; the krew manifest is
+# written only for all of them.
+RELEASE_PLATFORMS_ALL := linux/amd64,linux/arm64,darwin/amd64,darwin/arm64,windows/amd64,windows/arm64
+RELEASE_PLATFORMS ?= $(RELEASE_PLATFORMS_ALL)
+
+.PHONY: all build image release-snapshot test unit envtest kubeseal vault flux generate verify-generated lint fuzz bench demo clean
 
 all: build
 
 ## build: both binaries into bin/
 build:
-	$(GO) build -trimpath -o bin/kseal ./cmd/kseal
-	@if [ -d cmd/kseal-controller ]; then $(GO) build -trimpath -o bin/kseal-controller ./cmd/kseal-controller; fi
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/kseal ./cmd/kseal
+	@if [ -d cmd/kseal-controller ]; then $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/kseal-controller ./cmd/kseal-controller; fi
+
+## image: OCI images of the controller and the Argo CD plugin sidecar
+## (IMAGE_PLATFORMS), no Docker needed: bin/image/<name>/ (OCI layout) and
+## bin/image/<name>.tar; see docs/install.md#images
+image:
+	$(GO) run ./hack/image -out bin/image -platforms $(IMAGE_PLATFORMS) -repository $(IMAGE_REPOSITORY) \
+		-version $(VERSION) -commit $(COMMIT) -created $(SOURCE_DATE_EPOCH)
+
+## release-snapshot: CLI (and linux controller) archives for RELEASE_PLATFORMS
+## with checksums.txt and the krew manifest, into bin/release/
+release-snapshot:
+	$(GO) run ./hack/release -out bin/release -platforms $(RELEASE_PLATFORMS) \
+		-krew=$(if $(filter $(RELEASE_PLATFORMS_ALL),$(RELEASE_PLATFORMS)),true,false) \
+		-version $(VERSION) -commit $(COMMIT) -created $(SOURCE_DATE_EPOCH)
 
 ## envtest: build kube-apiserver and etcd from module source (cached, idempotent)
 envtest:

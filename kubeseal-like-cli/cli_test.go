@@ -13,7 +13,10 @@ import (
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"kseal": func() {
-			os.Exit(cli.Main(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+			os.Exit(cli.MainAs(context.Background(), os.Args[0], os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+		},
+		"kubectl-kseal": func() {
+			os.Exit(cli.MainAs(context.Background(), os.Args[0], os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 		},
 	})
 }

@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
-)
 
-// Version is the kseal version, set at build time with -ldflags
-// "-X github.com/kseal-dev/kseal/kubeseal-like-cli.Version=...".
-var Version = "dev"
+	"github.com/kseal-dev/kseal/internal/version"
+)
 
 // streams are the process's standard streams, injected for tests.
 type streams struct {
@@ -22,8 +21,18 @@ type streams struct {
 // Main runs the kseal command line with args (without the program name) and
 // returns the process exit code: 0 on success, 1 on any error.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return MainAs(ctx, "kseal", args, stdin, stdout, stderr)
+}
+
+// MainAs is [Main] for the program argv0 (os.Args[0]): installed as
+// kubectl-kseal, kseal runs as a kubectl plugin and its help and completion
+// say "kubectl kseal"; under any other name it is kseal.
+func MainAs(ctx context.Context, argv0 string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	s := &streams{in: stdin, out: stdout, err: stderr}
 	root := newRootCommand(s)
+	if isKubectlPlugin(argv0) {
+		root.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl kseal"}
+	}
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
@@ -45,8 +54,9 @@ offline with backed-up keys for disaster recovery, makes key generations, and
 inspects certificates.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
-		Version:       Version,
+		Version:       version.Get().Version,
 	}
+	root.SetVersionTemplate(version.Get().Line("kseal") + "\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return withHint(err, "run the command with --help to see its flags")
 	})
@@ -62,8 +72,19 @@ inspects certificates.`,
 		newRenderCommand(s),
 		newKRMCommand(s),
 		newRefreshCommand(s),
+		newVersionCommand(s),
 	)
 	return root
+}
+
+// isKubectlPlugin reports whether argv0 names the kubectl plugin binary
+// (kubectl-kseal, or kubectl-kseal.exe on Windows).
+func isKubectlPlugin(argv0 string) bool {
+	name := argv0
+	if i := strings.LastIndexAny(argv0, `/\`); i >= 0 {
+		name = argv0[i+1:]
+	}
+	return strings.TrimSuffix(strings.ToLower(name), ".exe") == "kubectl-kseal"
 }
 
 // hintError is an error with advice for the user, printed on its own line.

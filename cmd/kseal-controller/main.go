@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	// CA roots used when the system has none (the scratch-based image).
+	_ "golang.org/x/crypto/x509roots/fallback"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -22,6 +24,7 @@ import (
 	"github.com/kseal-dev/kseal/api/v1alpha1"
 	"github.com/kseal-dev/kseal/controllers"
 	"github.com/kseal-dev/kseal/httpapi"
+	"github.com/kseal-dev/kseal/internal/version"
 )
 
 func main() {
@@ -60,11 +63,18 @@ func run() error {
 		restartBurst     = flag.Int("rollout-restart-burst", controllers.DefaultRolloutRestartBurst, "burst of --rollout-restart-rate")
 		allowAPIAudience = flag.Bool("allow-apiserver-audience-tokens", false, "let ClusterSecretStores request service account tokens for the API server's own audiences")
 	)
+	showVersion := flag.Bool("version", false, "print the version, commit and Go version, and exit")
 	readAPIFlags := apiFlags(flag.CommandLine)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	build := version.Get()
+	if *showVersion {
+		fmt.Println(build.Line("kseal-controller"))
+		return nil
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	ctrl.Log.Info("starting kseal-controller", "version", build.Version, "commit", build.Commit, "go", build.GoVersion)
 
 	var cutoffTime time.Time
 	if *cutoff != "" {
