@@ -22,23 +22,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kseal-dev/kseal/hack/internal/crossbuild"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := run(ctx, os.Args[1:])
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
-	}
-}
+func main() { crossbuild.Main(run) }
 
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("image", flag.ContinueOnError)
@@ -65,11 +55,9 @@ func run(ctx context.Context, args []string) error {
 		o.Images = strings.Split(*images, ",")
 	}
 	if *epoch != "" {
-		sec, err := strconv.ParseInt(*epoch, 10, 64)
-		if err != nil {
-			return fmt.Errorf("-created %q: want Unix seconds: %w", *epoch, err)
+		if o.Created, err = crossbuild.ParseEpoch(*epoch); err != nil {
+			return err
 		}
-		o.Created = time.Unix(sec, 0).UTC()
 	}
 	start := time.Now()
 	built, err := Build(ctx, o)

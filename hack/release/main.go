@@ -16,22 +16,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"strconv"
 	"time"
 
 	"github.com/kseal-dev/kseal/hack/internal/crossbuild"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := run(ctx, os.Args[1:])
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
-	}
-}
+func main() { crossbuild.Main(run) }
 
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("release", flag.ContinueOnError)
@@ -54,11 +44,9 @@ func run(ctx context.Context, args []string) error {
 		return fmt.Errorf("-platforms: %w", err)
 	}
 	if *epoch != "" {
-		sec, err := strconv.ParseInt(*epoch, 10, 64)
-		if err != nil {
-			return fmt.Errorf("-created %q: want Unix seconds: %w", *epoch, err)
+		if o.Created, err = crossbuild.ParseEpoch(*epoch); err != nil {
+			return err
 		}
-		o.Created = time.Unix(sec, 0).UTC()
 	}
 	start := time.Now()
 	r, err := Build(ctx, o)

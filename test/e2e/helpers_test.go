@@ -126,3 +126,29 @@ func apply(t testing.TB, ss *v1alpha1.SealedSecret) {
 }
 
 func clientKey(ns, name string) client.ObjectKey { return client.ObjectKey{Namespace: ns, Name: name} }
+
+// importKubesealKey puts the key of the kubeseal vectors into a new
+// namespace as sealed-secrets stores its keys, and returns the namespace
+// (for KeyManagerOptions.BitnamiNamespace) and the key's certificate.
+func importKubesealKey(t testing.TB) (string, []byte) {
+	t.Helper()
+	ns := newNamespace(t, "sealed-secrets")
+	keyPEM, err := os.ReadFile("../../crypto/sealing/testdata/kubeseal/key.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, err := os.ReadFile("../../crypto/sealing/testdata/kubeseal/cert.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keySecret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "sealed-secrets-key", Namespace: ns,
+			Labels: map[string]string{v1alpha1.LabelBitnamiSealingKey: "active"}},
+		Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{"tls.key": keyPEM, "tls.crt": certPEM},
+	}
+	if err := env.Client.Create(ctx, keySecret); err != nil {
+		t.Fatal(err)
+	}
+	return ns, certPEM
+}

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -184,24 +183,7 @@ func waitQuiet(t *testing.T, controller string) {
 // operation per item (read from kseal_rsa_operations_total), not one more
 // per object for kseal's own newest key.
 func TestSealedSecret_migrationCostsOneRSAOperationPerItem(t *testing.T) {
-	bitnamiNS := newNamespace(t, "sealed-secrets")
-	keyPEM, err := os.ReadFile("../../crypto/sealing/testdata/kubeseal/key.pem")
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM, err := os.ReadFile("../../crypto/sealing/testdata/kubeseal/cert.pem")
-	if err != nil {
-		t.Fatal(err)
-	}
-	keySecret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "sealed-secrets-key", Namespace: bitnamiNS,
-			Labels: map[string]string{v1alpha1.LabelBitnamiSealingKey: "active"}},
-		Type: corev1.SecretTypeTLS,
-		Data: map[string][]byte{"tls.key": keyPEM, "tls.crt": certPEM},
-	}
-	if err := env.Client.Create(ctx, keySecret); err != nil {
-		t.Fatal(err)
-	}
+	bitnamiNS, certPEM := importKubesealKey(t)
 	cert, err := keys.ParseCertificate(certPEM, time.Now())
 	if err != nil {
 		t.Fatal(err)

@@ -120,24 +120,7 @@ func TestSealedSecret_scopes(t *testing.T) {
 // TestSealedSecret_kubesealVector: a SealedSecret made by the real kubeseal
 // v0.40.0 unseals with the sealed-secrets key imported from its namespace.
 func TestSealedSecret_kubesealVector(t *testing.T) {
-	bitnamiNS := newNamespace(t, "sealed-secrets")
-	keyPEM, err := os.ReadFile("../../crypto/sealing/testdata/kubeseal/key.pem")
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM, err := os.ReadFile("../../crypto/sealing/testdata/kubeseal/cert.pem")
-	if err != nil {
-		t.Fatal(err)
-	}
-	keySecret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "sealed-secrets-key", Namespace: bitnamiNS,
-			Labels: map[string]string{v1alpha1.LabelBitnamiSealingKey: "active"}},
-		Type: corev1.SecretTypeTLS,
-		Data: map[string][]byte{"tls.key": keyPEM, "tls.crt": certPEM},
-	}
-	if err := env.Client.Create(ctx, keySecret); err != nil {
-		t.Fatal(err)
-	}
+	bitnamiNS, _ := importKubesealKey(t)
 	c := startController(t, controllers.Options{Keys: controllers.KeyManagerOptions{BitnamiNamespace: bitnamiNS}})
 	defer c.stop()
 

@@ -12,9 +12,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // VersionPackage is the import path whose version and commit variables the
@@ -107,4 +110,29 @@ func BuildInfo(path string) ([]byte, error) {
 		return nil, fmt.Errorf("read build info of %s: %w", path, err)
 	}
 	return []byte(bi.String()), nil
+}
+
+// Main runs a builder's run function with a context cancelled by an
+// interrupt, and exits 1 with the error.
+func Main(run func(ctx context.Context, args []string) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+// ParseEpoch reads a -created value (Unix seconds, as SOURCE_DATE_EPOCH);
+// empty is the zero time, for reproducible output.
+func ParseEpoch(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	sec, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("-created %q: want Unix seconds: %w", s, err)
+	}
+	return time.Unix(sec, 0).UTC(), nil
 }
