@@ -65,6 +65,7 @@ func run() error {
 	)
 	showVersion := flag.Bool("version", false, "print the version, commit and Go version, and exit")
 	readAPIFlags := apiFlags(flag.CommandLine)
+	readLeaseFlags := leaseFlags(flag.CommandLine)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -85,6 +86,10 @@ func run() error {
 		cutoffTime = t
 	}
 	apiOpts, err := readAPIFlags()
+	if err != nil {
+		return err
+	}
+	lease, err := readLeaseFlags()
 	if err != nil {
 		return err
 	}
@@ -122,6 +127,9 @@ func run() error {
 		LeaderElection:          *leaderElect,
 		LeaderElectionID:        "kseal-controller.kseal.dev",
 		LeaderElectionNamespace: *namespace,
+		LeaseDuration:           &lease.duration,
+		RenewDeadline:           &lease.renewDeadline,
+		RetryPeriod:             &lease.retryPeriod,
 	})
 	if err != nil {
 		return err
@@ -222,4 +230,25 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// leaseSettings are the leader election timings.
+type leaseSettings struct{ duration, renewDeadline, retryPeriod time.Duration }
+
+// leaseFlags registers the leader election timings. A follower takes over
+// at most about duration + retryPeriod after the leader dies; shorter
+// settings fail over faster and cost more lease writes.
+func leaseFlags(fs *flag.FlagSet) func() (leaseSettings, error) {
+	var (
+		duration = fs.Duration("leader-elect-lease-duration", 15*time.Second, "how long a follower waits after the last renewal before taking the lease (failover takes about this plus --leader-elect-retry-period)")
+		renew    = fs.Duration("leader-elect-renew-deadline", 10*time.Second, "how long the leader keeps trying to renew before it gives up leading")
+		retry    = fs.Duration("leader-elect-retry-period", 2*time.Second, "how often replicas try to take or renew the lease")
+	)
+	return func() (leaseSettings, error) {
+		l := leaseSettings{*duration, *renew, *retry}
+		if l.retryPeriod <= 0 || l.renewDeadline <= l.retryPeriod || l.duration <= l.renewDeadline {
+			return l, fmt.Errorf("leader election: want --leader-elect-lease-duration (%s) > --leader-elect-renew-deadline (%s) > --leader-elect-retry-period (%s) > 0", l.duration, l.renewDeadline, l.retryPeriod)
+		}
+		return l, nil
+	}
 }

@@ -52,7 +52,13 @@ func TestHA_twoReplicasFailover(t *testing.T) {
 	v := vaultFor(t)
 	const ns = "kseal-ha"
 	ensureNamespace(t, ns)
-	manifest, err := renderChartIn(map[string]any{"controller": map[string]any{"vaultAllowHTTP": true}}, ns)
+	controller := map[string]any{"vaultAllowHTTP": true}
+	// KSEAL_HA_LEASE=DURATION,RENEW,RETRY measures failover with other
+	// leader election settings (docs/install.md#high-availability).
+	if l := strings.Split(os.Getenv("KSEAL_HA_LEASE"), ","); len(l) == 3 {
+		controller["leaderElection"] = map[string]any{"leaseDuration": l[0], "renewDeadline": l[1], "retryPeriod": l[2]}
+	}
+	manifest, err := renderChartIn(map[string]any{"controller": controller}, ns)
 	if err != nil {
 		t.Fatal(err)
 	}

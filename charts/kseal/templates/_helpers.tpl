@@ -39,6 +39,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- $c := .Values.controller -}}
 - "--namespace=$(POD_NAMESPACE)"
 - "--leader-elect={{ $c.leaderElect }}"
+- {{ printf "--leader-elect-lease-duration=%s" $c.leaderElection.leaseDuration | quote }}
+- {{ printf "--leader-elect-renew-deadline=%s" $c.leaderElection.renewDeadline | quote }}
+- {{ printf "--leader-elect-retry-period=%s" $c.leaderElection.retryPeriod | quote }}
 - {{ printf "--key-renew-period=%s" $c.keyRenewPeriod | quote }}
 {{- with $c.keyCutoffTime }}
 - {{ printf "--key-cutoff-time=%s" . | quote }}
