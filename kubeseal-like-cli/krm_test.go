@@ -15,6 +15,7 @@ import (
 
 	"github.com/kseal-dev/kseal/crypto/sops"
 	"github.com/kseal-dev/kseal/crypto/sops/sopstest"
+	"github.com/kseal-dev/kseal/internal/argocdplugin"
 	cli "github.com/kseal-dev/kseal/kubeseal-like-cli"
 )
 
@@ -351,24 +352,12 @@ spec:
 // TestArgoCDPlugin_generate runs the generate script of
 // config/argocd/plugin.yaml with a kseal that prints its arguments.
 func TestArgoCDPlugin_generate(t *testing.T) {
-	pluginYAML, err := os.ReadFile(filepath.Join("..", "config", "argocd", "plugin.yaml"))
+	gen, err := argocdplugin.Generate("..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var plugin struct {
-		Spec struct {
-			Generate struct {
-				Command []string `json:"command"`
-				Args    []string `json:"args"`
-			} `json:"generate"`
-		} `json:"spec"`
-	}
-	if err := yaml.Unmarshal(pluginYAML, &plugin); err != nil {
-		t.Fatal(err)
-	}
-	gen := plugin.Spec.Generate
-	if len(gen.Command) != 2 || gen.Command[0] != "sh" || len(gen.Args) != 1 {
-		t.Fatalf("generate = %+v", gen)
+	if len(gen) != 3 || gen[0] != "sh" {
+		t.Fatalf("generate = %q, want sh -c SCRIPT", gen)
 	}
 	bin := t.TempDir()
 	writeFiles(t, bin, map[string]string{"kseal": "#!/bin/sh\necho \"$@\"\n"})
@@ -385,7 +374,7 @@ func TestArgoCDPlugin_generate(t *testing.T) {
 		{[]string{"KSEAL_AGE_KEY=x", "PARAM_RESEAL=true", "ARGOCD_APP_NAMESPACE=p", "PARAM_CERT=../c.pem"}, "render . --reseal --namespace p --cert ../c.pem"},
 	}
 	for _, c := range cases {
-		cmd := exec.Command("sh", gen.Command[1], gen.Args[0])
+		cmd := exec.Command("sh", gen[1], gen[2])
 		cmd.Env = append([]string{"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH")}, c.env...)
 		got, err := cmd.Output()
 		if err != nil {

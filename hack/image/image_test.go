@@ -18,9 +18,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kseal-dev/kseal/hack/internal/crossbuild"
+	"github.com/kseal-dev/kseal/internal/argocdplugin"
 )
 
 const (
@@ -258,24 +258,12 @@ func checkArchive(t *testing.T, b Built) {
 // PATH: its /bin/sh runs the script, which runs its kseal.
 func checkPluginShell(t *testing.T, root string) {
 	t.Helper()
-	raw, err := os.ReadFile("../../config/argocd/plugin.yaml")
+	gen, err := argocdplugin.Generate("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var plugin struct {
-		Spec struct {
-			Generate struct {
-				Command []string `json:"command"`
-				Args    []string `json:"args"`
-			} `json:"generate"`
-		} `json:"spec"`
-	}
-	if err := yaml.Unmarshal(raw, &plugin); err != nil {
-		t.Fatal(err)
-	}
-	gen := plugin.Spec.Generate
-	if len(gen.Command) == 0 || gen.Command[0] != "sh" {
-		t.Fatalf("plugin generate command %q, want sh ...", gen.Command)
+	if gen[0] != "sh" {
+		t.Fatalf("plugin generate command %q, want sh ...", gen)
 	}
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
@@ -290,8 +278,7 @@ func checkPluginShell(t *testing.T, root string) {
 		"PATH=" + filepath.Join(root, "usr/local/bin") + string(os.PathListSeparator) + filepath.Join(root, "bin"),
 		"KSEAL_AGE_KEY=" + id.String(),
 	}
-	args := append(gen.Command[1:], gen.Args...)
-	got := runBin(t, app, env, filepath.Join(root, "bin/sh"), args...)
+	got := runBin(t, app, env, filepath.Join(root, "bin/sh"), gen[1:]...)
 	if !strings.Contains(got, "name: app-settings") {
 		t.Errorf("plugin output:\n%s\nwant the ConfigMap app-settings", got)
 	}

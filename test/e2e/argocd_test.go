@@ -16,12 +16,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kseal-dev/kseal/controllers"
 	"github.com/kseal-dev/kseal/crypto/keys"
 	"github.com/kseal-dev/kseal/crypto/sops"
 	"github.com/kseal-dev/kseal/crypto/sops/sopstest"
+	"github.com/kseal-dev/kseal/internal/argocdplugin"
 	"github.com/kseal-dev/kseal/test/envtestenv"
 )
 
@@ -33,24 +33,9 @@ func cmpCommand(t testing.TB) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.ReadFile(filepath.Join(root, "config", "argocd", "plugin.yaml"))
+	cmd, err := argocdplugin.Generate(root)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var plugin struct {
-		Spec struct {
-			Generate struct {
-				Command []string `json:"command"`
-				Args    []string `json:"args"`
-			} `json:"generate"`
-		} `json:"spec"`
-	}
-	if err := yaml.Unmarshal(raw, &plugin); err != nil {
-		t.Fatal(err)
-	}
-	cmd := append(plugin.Spec.Generate.Command, plugin.Spec.Generate.Args...)
-	if len(cmd) == 0 {
-		t.Fatal("plugin.yaml has no generate command")
 	}
 	return cmd
 }
