@@ -12,7 +12,7 @@ import (
 	"github.com/kseal-dev/kseal/providers/aws"
 )
 
-// buildAWS builds an AWS Secrets Manager provider.
+// buildAWS builds an AWS Secrets Manager or Parameter Store provider.
 func (b *providerBuilder) buildAWS(ctx context.Context, store *storeInfo, p *v1alpha1.AWSProvider, onCall func(string, error)) (providers.Provider, error) {
 	if err := b.policy.checkServer(store, "spec.provider.aws.endpoint", p.Endpoint); err != nil {
 		return nil, err
@@ -54,11 +54,22 @@ func (b *providerBuilder) buildAWS(ctx context.Context, store *storeInfo, p *v1a
 	case store.Kind == v1alpha1.SecretStoreKind && !b.policy.NamespacedDefaultCredentials:
 		return nil, fmt.Errorf("%w: spec.provider.aws.auth is empty: a SecretStore must name its credentials (secretRef or jwt); the controller's own AWS credentials serve ClusterSecretStores only (controller flag --namespaced-stores-default-credentials)", errInvalidStore)
 	}
-	prov, err := aws.New(ctx, cfg)
+	if p.Service == v1alpha1.AWSServiceParameterStore {
+		return awsProvider(aws.NewParameterStore(ctx, cfg))
+	}
+	return awsProvider(aws.New(ctx, cfg))
+}
+
+// awsProvider returns prov, or the error with configuration mistakes
+// marked as an invalid store.
+func awsProvider[P providers.Provider](prov P, err error) (providers.Provider, error) {
 	if errors.Is(err, aws.ErrConfig) {
 		return nil, fmt.Errorf("%w: %w", errInvalidStore, err)
 	}
-	return prov, err
+	if err != nil {
+		return nil, err
+	}
+	return prov, nil
 }
 
 // +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get

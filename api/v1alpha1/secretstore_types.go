@@ -41,15 +41,18 @@ type SecretStoreProvider struct {
 }
 
 // AWSService names the AWS service of an AWS provider.
-// +kubebuilder:validation:Enum=SecretsManager
+// +kubebuilder:validation:Enum=SecretsManager;ParameterStore
 type AWSService string
 
 // AWSServiceSecretsManager is AWS Secrets Manager.
 const AWSServiceSecretsManager AWSService = "SecretsManager"
 
+// AWSServiceParameterStore is AWS Systems Manager Parameter Store.
+const AWSServiceParameterStore AWSService = "ParameterStore"
+
 // AWSProvider configures AWS Secrets Manager.
 type AWSProvider struct {
-	// Service is the AWS service; only SecretsManager is supported.
+	// Service is the AWS service: SecretsManager or ParameterStore.
 	Service AWSService `json:"service"`
 	// Region is the AWS region, for example eu-west-1.
 	Region string `json:"region"`
@@ -60,8 +63,9 @@ type AWSProvider struct {
 	// IRSA, instance profile) when empty.
 	// +optional
 	Auth AWSAuth `json:"auth,omitempty"`
-	// Endpoint overrides the Secrets Manager endpoint URL (VPC endpoints,
-	// LocalStack). A kseal extension; ESO reads it from the environment.
+	// Endpoint overrides the endpoint URL of the service (Secrets Manager
+	// or SSM) (VPC endpoints, LocalStack). A kseal extension; ESO reads it
+	// from the environment.
 	// +optional
 	Endpoint string `json:"endpoint,omitempty"`
 	// STSEndpoint overrides the STS endpoint URL used to assume Role (VPC

@@ -16,7 +16,8 @@ import (
 
 // AWS error codes, by what they mean to the controller.
 var (
-	notFoundCodes = codes("ResourceNotFoundException")
+	// Parameter Store: ParameterNotFound, ParameterVersionNotFound.
+	notFoundCodes = codes("ResourceNotFoundException", "ParameterNotFound", "ParameterVersionNotFound")
 	// Throttling and server-side failures heal by themselves.
 	retryableCodes = codes("ThrottlingException", "Throttling", "TooManyRequestsException",
 		"RequestLimitExceeded", "ProvisionedThroughputExceededException", "RequestThrottled",

@@ -13,6 +13,9 @@
 //     secret from kumo, and applies ListSecrets Filters, which kumo ignores;
 //   - answers ResourceNotFoundException with HTTP 400, as AWS does (kumo
 //     uses 404);
+//   - serves Parameter Store (SSM) too, and keeps the versions PutParameter
+//     stored so that GetParameter reads "name:version" (kumo keeps only
+//     the latest);
 //   - verifies AssumeRoleWithWebIdentity tokens with a TokenVerifier before
 //     kumo's STS issues credentials, and accepts those credentials after;
 //   - injects faults (Fail) and latency (SetLatency), and counts calls per
@@ -106,6 +109,9 @@ type Server struct {
 	faults  []*injected
 	verify  TokenVerifier
 	latency time.Duration
+	// history holds every value PutParameter stored, by name; index i is
+	// version i+1.
+	history map[string][]string
 }
 
 type credential struct {
@@ -253,6 +259,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.listSecrets(w, r, body)
 	case "AssumeRoleWithWebIdentity":
 		s.assumeRoleWithWebIdentity(w, r, body, form)
+	case "GetParameter":
+		s.getParameter(w, r, body)
+	case "GetParameters":
+		s.getParameters(w, r, body)
 	default:
 		status, header, out := s.forward(r, body)
 		if proto == awsQuery && status == http.StatusOK {

@@ -111,8 +111,11 @@ func (s *Server) checkSignature(r *http.Request, body []byte, proto protocol) (F
 		return faultFor(proto, sigBadToken), false
 	}
 	service := "secretsmanager"
-	if proto == awsQuery {
+	switch {
+	case proto == awsQuery:
 		service = "sts"
+	case strings.HasPrefix(r.Header.Get("X-Amz-Target"), ssmTargetPrefix):
+		service = "ssm"
 	}
 	if a.region != s.Region || a.service != service {
 		return faultFor(proto, sigWrongScope), false
