@@ -7,6 +7,8 @@ import (
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -18,6 +20,10 @@ import (
 // awsOperations are the Secrets Manager operations the report breaks calls
 // down by; anything else is counted as "other".
 var awsOperations = []string{"BatchGetSecretValue", "GetSecretValue", "ListSecrets", "DescribeSecret"}
+
+// parameterStoreOperations are the Parameter Store operations the log line
+// breaks calls down by (the report counts them as "other").
+var parameterStoreOperations = []string{"GetParameters", "GetParameter", "GetParametersByPath", "DescribeParameters"}
 
 // externalRun is the ExternalSecret measurement: N ExternalSecrets on one
 // AWS store, each reading its own remote secret.
@@ -52,10 +58,19 @@ func countCalls(srv *awstest.Server) callCounts {
 		known += c.ByOp[op]
 	}
 	c.ByOp["other"] = c.Total - known
+	for _, op := range parameterStoreOperations {
+		if n := srv.Calls(op); n > 0 {
+			c.ByOp[op] = n
+		}
+	}
 	return c
 }
 
 func (c callCounts) String() string {
+	if c.ByOp["GetParameters"]+c.ByOp["GetParameter"] > 0 {
+		return fmt.Sprintf("%d (GetParameters %d, GetParameter %d, DescribeParameters %d)",
+			c.Total, c.ByOp["GetParameters"], c.ByOp["GetParameter"], c.ByOp["DescribeParameters"])
+	}
 	return fmt.Sprintf("%d (BatchGetSecretValue %d, GetSecretValue %d, ListSecrets %d, other %d)",
 		c.Total, c.ByOp["BatchGetSecretValue"], c.ByOp["GetSecretValue"], c.ByOp["ListSecrets"], c.ByOp["DescribeSecret"]+c.ByOp["other"])
 }
@@ -135,14 +150,9 @@ func (h *harness) refreshCycle(t *testing.T, p *controllerProc, srv *awstest.Ser
 // createExternal makes n remote secrets and, in ns, a credentials Secret, a
 // SecretStore pointing at srv and n ExternalSecrets.
 func (h *harness) createExternal(srv *awstest.Server, ns string, n int, refresh time.Duration) error {
-	admin := srv.Admin()
-	if err := parallel(n, createWorkers, func(i int) error {
-		_, err := admin.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-			Name: awssdk.String(remoteName(ns, i)), SecretString: awssdk.String(remoteValue(i)),
-		})
-		return err
-	}); err != nil {
-		return fmt.Errorf("create remote secrets: %w", err)
+	service := v1alpha1.AWSService(*flagESService)
+	if err := createRemote(srv, service, ns, n); err != nil {
+		return fmt.Errorf("create remote values: %w", err)
 	}
 	creds := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "aws-creds", Namespace: ns},
@@ -151,7 +161,7 @@ func (h *harness) createExternal(srv *awstest.Server, ns string, n int, refresh 
 	store := &v1alpha1.SecretStore{
 		ObjectMeta: metav1.ObjectMeta{Name: "aws", Namespace: ns},
 		Spec: v1alpha1.SecretStoreSpec{Provider: v1alpha1.SecretStoreProvider{AWS: &v1alpha1.AWSProvider{
-			Service: v1alpha1.AWSServiceSecretsManager, Region: srv.Region, Endpoint: srv.URL,
+			Service: service, Region: srv.Region, Endpoint: srv.URL,
 			Auth: v1alpha1.AWSAuth{SecretRef: &v1alpha1.AWSAuthSecretRef{
 				AccessKeyID:     v1alpha1.SecretKeySelector{Name: creds.Name, Key: "id"},
 				SecretAccessKey: v1alpha1.SecretKeySelector{Name: creds.Name, Key: "key"},
@@ -171,12 +181,43 @@ func (h *harness) createExternal(srv *awstest.Server, ns string, n int, refresh 
 				SecretStoreRef:  v1alpha1.SecretStoreRef{Name: store.Name},
 				Data: []v1alpha1.ExternalSecretData{{
 					SecretKey: "value",
-					RemoteRef: v1alpha1.ExternalSecretDataRemoteRef{Key: remoteName(ns, i)},
+					RemoteRef: v1alpha1.ExternalSecretDataRemoteRef{Key: remoteKey(service, ns, i)},
 				}},
 			},
 		}
 		return h.env.Client.Create(ctx, es)
 	})
+}
+
+// createRemote makes the n remote values in Secrets Manager or Parameter
+// Store (SecureString parameters).
+func createRemote(srv *awstest.Server, service v1alpha1.AWSService, ns string, n int) error {
+	if service == v1alpha1.AWSServiceParameterStore {
+		admin := srv.SSMAdmin()
+		return parallel(n, createWorkers, func(i int) error {
+			_, err := admin.PutParameter(ctx, &ssm.PutParameterInput{
+				Name: awssdk.String(remoteKey(service, ns, i)), Value: awssdk.String(remoteValue(i)),
+				Type: ssmtypes.ParameterTypeSecureString, Overwrite: awssdk.Bool(true),
+			})
+			return err
+		})
+	}
+	admin := srv.Admin()
+	return parallel(n, createWorkers, func(i int) error {
+		_, err := admin.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+			Name: awssdk.String(remoteName(ns, i)), SecretString: awssdk.String(remoteValue(i)),
+		})
+		return err
+	})
+}
+
+// remoteKey is the remote name of ExternalSecret i: parameter names are
+// paths.
+func remoteKey(service v1alpha1.AWSService, ns string, i int) string {
+	if service == v1alpha1.AWSServiceParameterStore {
+		return "/" + remoteName(ns, i)
+	}
+	return remoteName(ns, i)
 }
 
 func externalName(i int) string          { return fmt.Sprintf("app-%05d", i) }

@@ -67,6 +67,7 @@ var (
 	flagN          = flag.String("scale.n", "", "comma-separated SealedSecret counts for TestScale (empty skips it), e.g. 100,1000,5000")
 	flagFormats    = flag.String("scale.formats", "v1,v2", "SealedSecret formats to measure (empty: none, for ExternalSecret-only runs)")
 	flagES         = flag.Int("scale.es", 1000, "ExternalSecrets in the ExternalSecret run (0 skips it)")
+	flagESService  = flag.String("scale.es-service", "SecretsManager", "AWS service of the ExternalSecret run: SecretsManager or ParameterStore")
 	flagESRefresh  = flag.Duration("scale.es-refresh", time.Minute, "refreshInterval of the ExternalSecret run; one refresh cycle after the first sync is measured (0 skips that)")
 	flagMixed      = flag.Bool("scale.mixed", true, "also run the largest N of v2 SealedSecrets together with the ExternalSecrets, for peak memory")
 	flagController = flag.String("scale.controller", "", "kseal-controller binary to run (default: go build ./cmd/kseal-controller once)")

@@ -1,0 +1,157 @@
+package aws
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/kseal-dev/kseal/providers"
+)
+
+// MaxPushSize is the largest value Secrets Manager stores (64 KiB).
+const MaxPushSize = 65536
+
+var _ providers.Pusher = (*Provider)(nil)
+
+// PushSecret writes value to the secret ref.Key (as SecretBinary, as
+// External Secrets Operator does by default), creating it tagged
+// managed-by=kseal when it does not exist. An existing secret without that
+// tag is refused with ErrNotOwned. With ref.Property the value becomes that
+// field of the secret's JSON object. No version is written when the current
+// value is already the one to push: a push that changes nothing costs a
+// DescribeSecret and a GetSecretValue.
+func (p *Provider) PushSecret(ctx context.Context, ref providers.PushRef, value []byte) error {
+	if err := checkPush(ref, value); err != nil {
+		return err
+	}
+	owned, err := p.owned(ctx, ref.Key)
+	switch {
+	case errors.Is(err, providers.ErrNotFound):
+		return p.create(ctx, ref, value)
+	case err != nil:
+		return fmt.Errorf("secretsmanager push %s: %w", ref, err)
+	case !owned:
+		return fmt.Errorf("secretsmanager push %s: %w (it has no tag %s=%s; kseal never overwrites a secret it did not create: delete it, or tag it to hand it over)",
+			ref, providers.ErrNotOwned, providers.ManagedByKey, providers.ManagedByValue)
+	}
+	cur, err := p.getOne(ctx, ref.Key, "")
+	if err != nil && !errors.Is(err, providers.ErrNotFound) {
+		return fmt.Errorf("secretsmanager push %s: %w", ref, err)
+	}
+	next, err := providers.SetProperty(cur, ref.Property, value)
+	if err != nil {
+		return fmt.Errorf("secretsmanager push %s: %w", ref, err)
+	}
+	if cur != nil && bytes.Equal(cur, next) {
+		return nil
+	}
+	_, err = p.client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: awssdk.String(ref.Key), SecretBinary: next})
+	if err != nil {
+		return fmt.Errorf("secretsmanager push %s: %w", ref, classify(err))
+	}
+	return nil
+}
+
+// checkPush bounds a push before any call.
+func checkPush(ref providers.PushRef, value []byte) error {
+	switch {
+	case ref.Key == "" || len(ref.Key) > 512:
+		return fmt.Errorf("secretsmanager push: the secret name must have 1 to 512 characters")
+	case len(value) > MaxPushSize:
+		return fmt.Errorf("secretsmanager push %s: value of %d bytes is larger than Secrets Manager stores (%d)", ref, len(value), MaxPushSize)
+	}
+	return nil
+}
+
+// create makes the secret with kseal's tag.
+func (p *Provider) create(ctx context.Context, ref providers.PushRef, value []byte) error {
+	v, err := providers.SetProperty(nil, ref.Property, value)
+	if err != nil {
+		return fmt.Errorf("secretsmanager push %s: %w", ref, err)
+	}
+	_, err = p.client.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: awssdk.String(ref.Key), SecretBinary: v,
+		Tags: []types.Tag{{Key: awssdk.String(providers.ManagedByKey), Value: awssdk.String(providers.ManagedByValue)}},
+	})
+	if err != nil {
+		return fmt.Errorf("secretsmanager push %s: create: %w", ref, classify(err))
+	}
+	return nil
+}
+
+// owned reports whether the secret carries kseal's tag; ErrNotFound when
+// it does not exist.
+func (p *Provider) owned(ctx context.Context, key string) (bool, error) {
+	if p.ctx.Err() != nil {
+		return false, providers.Retryable(errClosed)
+	}
+	out, err := p.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: awssdk.String(key)})
+	if err != nil {
+		return false, classify(err)
+	}
+	return slices.ContainsFunc(out.Tags, func(t types.Tag) bool {
+		return awssdk.ToString(t.Key) == providers.ManagedByKey && awssdk.ToString(t.Value) == providers.ManagedByValue
+	}), nil
+}
+
+// SecretExists reports whether the secret (and, with ref.Property, that
+// field) exists, whoever owns it.
+func (p *Provider) SecretExists(ctx context.Context, ref providers.PushRef) (bool, error) {
+	cur, err := p.getOne(ctx, ref.Key, "")
+	switch {
+	case errors.Is(err, providers.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("secretsmanager exists %s: %w", ref, err)
+	case ref.Property == "":
+		return true, nil
+	}
+	return providers.HasProperty(cur, ref.Property), nil
+}
+
+// DeleteSecret deletes the secret (with Secrets Manager's default recovery
+// window) or, with ref.Property, removes that field, the secret going when
+// no field is left. Secrets kseal does not own, and missing ones, are left
+// alone.
+func (p *Provider) DeleteSecret(ctx context.Context, ref providers.PushRef) error {
+	owned, err := p.owned(ctx, ref.Key)
+	switch {
+	case errors.Is(err, providers.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("secretsmanager delete %s: %w", ref, err)
+	case !owned:
+		return nil
+	}
+	if ref.Property != "" {
+		cur, err := p.getOne(ctx, ref.Key, "")
+		if err != nil && !errors.Is(err, providers.ErrNotFound) {
+			return fmt.Errorf("secretsmanager delete %s: %w", ref, err)
+		}
+		rest, empty, err := providers.RemoveProperty(cur, ref.Property)
+		if err != nil {
+			return fmt.Errorf("secretsmanager delete %s: %w", ref, err)
+		}
+		if !empty {
+			if bytes.Equal(rest, cur) {
+				return nil
+			}
+			_, err = p.client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: awssdk.String(ref.Key), SecretBinary: rest})
+			if err != nil {
+				return fmt.Errorf("secretsmanager delete %s: %w", ref, classify(err))
+			}
+			return nil
+		}
+	}
+	_, err = p.client.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: awssdk.String(ref.Key)})
+	if err != nil && !errors.Is(classify(err), providers.ErrNotFound) {
+		return fmt.Errorf("secretsmanager delete %s: %w", ref, classify(err))
+	}
+	return nil
+}

@@ -1,0 +1,53 @@
+package providers
+
+import (
+	"context"
+	"errors"
+)
+
+// PushRef locates a remote value a PushSecret writes.
+type PushRef struct {
+	// Key is the remote secret's name (AWS) or path (Vault).
+	Key string
+	// Property, when set, is the top-level field of the remote JSON object
+	// that holds the value; the object's other fields are kept.
+	Property string
+}
+
+// String renders the reference for messages (never a value).
+func (r PushRef) String() string {
+	if r.Property != "" {
+		return r.Key + "#" + r.Property
+	}
+	return r.Key
+}
+
+// Pusher is implemented by providers that can write values. Writes are
+// limited to remote secrets the provider marks as kseal's when it creates
+// them (an AWS tag, Vault custom metadata): a remote secret without that
+// mark is never changed or deleted.
+type Pusher interface {
+	// PushSecret writes value at ref, creating the remote secret (with
+	// kseal's mark) when it does not exist. It makes no write when the
+	// remote value is already value. A remote secret without kseal's mark
+	// gives ErrNotOwned.
+	PushSecret(ctx context.Context, ref PushRef, value []byte) error
+	// SecretExists reports whether the remote secret (and, with a
+	// Property, that field) exists, whoever owns it.
+	SecretExists(ctx context.Context, ref PushRef) (bool, error)
+	// DeleteSecret deletes the remote secret, or with a Property only that
+	// field, when kseal owns it. A missing secret, or one kseal does not
+	// own, is left alone and is not an error.
+	DeleteSecret(ctx context.Context, ref PushRef) error
+}
+
+// ErrNotOwned is wrapped by a push to a remote secret kseal did not create.
+var ErrNotOwned = errors.New("the remote secret exists and is not managed by kseal")
+
+// ManagedByKey and ManagedByValue mark remote secrets kseal created (an AWS
+// tag, a Vault KV v2 custom_metadata entry). To hand an existing remote
+// secret over to kseal, set this mark on it.
+const (
+	ManagedByKey   = "managed-by"
+	ManagedByValue = "kseal"
+)
