@@ -176,6 +176,10 @@ func setupExternalSecrets(mgr ctrl.Manager, opts Options, reload *reloader) erro
 	if err := esr.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("externalsecret controller: %w", err)
 	}
+	psr := &pushSecretReconciler{Client: mgr.GetClient(), providers: cache, recorder: esr.recorder, workers: esr.workers}
+	if err := psr.SetupWithManager(context.Background(), mgr); err != nil {
+		return fmt.Errorf("pushsecret controller: %w", err)
+	}
 	return nil
 }
 

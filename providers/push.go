@@ -3,6 +3,7 @@ package providers
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // PushRef locates a remote value a PushSecret writes.
@@ -12,6 +13,11 @@ type PushRef struct {
 	// Property, when set, is the top-level field of the remote JSON object
 	// that holds the value; the object's other fields are kept.
 	Property string
+	// Owner names the pusher ("<namespace>/<name>" of a PushSecret). A
+	// remote secret is written and deleted only when its OwnerKey mark is
+	// Owner, so a PushSecret in one namespace never takes over a secret
+	// another one pushed.
+	Owner string
 }
 
 // String renders the reference for messages (never a value).
@@ -42,12 +48,25 @@ type Pusher interface {
 }
 
 // ErrNotOwned is wrapped by a push to a remote secret kseal did not create.
-var ErrNotOwned = errors.New("the remote secret exists and is not managed by kseal")
+var ErrNotOwned = errors.New("the remote secret exists and is not managed by this PushSecret")
 
-// ManagedByKey and ManagedByValue mark remote secrets kseal created (an AWS
-// tag, a Vault KV v2 custom_metadata entry). To hand an existing remote
-// secret over to kseal, set this mark on it.
+// ManagedByKey=ManagedByValue and OwnerKey=<PushRef.Owner> mark remote
+// secrets kseal created (AWS tags, Vault KV v2 custom_metadata entries). To
+// hand an existing remote secret over to a PushSecret, set both on it.
 const (
 	ManagedByKey   = "managed-by"
 	ManagedByValue = "kseal"
+	OwnerKey       = "kseal.dev/push-secret"
 )
+
+// Owns reports whether marks (tags or custom metadata) make the remote
+// secret ref.Owner's.
+func (r PushRef) Owns(marks map[string]string) bool {
+	return r.Owner != "" && marks[ManagedByKey] == ManagedByValue && marks[OwnerKey] == r.Owner
+}
+
+// NotOwned is the error of a push to a remote secret ref.Owner does not own.
+func NotOwned(ref PushRef) error {
+	return fmt.Errorf("%w (it lacks the marks %s=%s and %s=%s; kseal never overwrites a secret it did not create: delete it, or set those marks to hand it over)",
+		ErrNotOwned, ManagedByKey, ManagedByValue, OwnerKey, ref.Owner)
+}

@@ -99,10 +99,12 @@ type PushSecretSpec struct {
 	// +optional
 	Data []PushSecretData `json:"data,omitempty"`
 	// DataTo is External Secrets Operator's bulk push; refused by kseal.
+	// +kubebuilder:validation:items:Type=object
 	// +optional
 	DataTo []apiextensionsv1.JSON `json:"dataTo,omitempty"`
 	// Template is External Secrets Operator's PushSecret template; refused
 	// by kseal.
+	// +kubebuilder:validation:Type=object
 	// +optional
 	Template *apiextensionsv1.JSON `json:"template,omitempty"`
 }
@@ -134,6 +136,7 @@ type PushSecretSelector struct {
 	Secret *PushSecretSecret `json:"secret,omitempty"`
 	// GeneratorRef is External Secrets Operator's generator source;
 	// refused by kseal.
+	// +kubebuilder:validation:Type=object
 	// +optional
 	GeneratorRef *apiextensionsv1.JSON `json:"generatorRef,omitempty"`
 }
@@ -157,6 +160,7 @@ type PushSecretData struct {
 	Match PushSecretMatch `json:"match"`
 	// Metadata is External Secrets Operator's provider-specific metadata;
 	// refused by kseal.
+	// +kubebuilder:validation:Type=object
 	// +optional
 	Metadata *apiextensionsv1.JSON `json:"metadata,omitempty"`
 	// ConversionStrategy converts the Secret's keys first: None (default)
@@ -256,3 +260,12 @@ type PushSecretList struct {
 func init() {
 	SchemeBuilder.Register(&PushSecret{}, &PushSecretList{})
 }
+
+// GetConditions returns the status conditions.
+func (o *PushSecret) GetConditions() []metav1.Condition { return o.Status.Conditions }
+
+// SetConditions replaces the status conditions.
+func (o *PushSecret) SetConditions(c []metav1.Condition) { o.Status.Conditions = c }
+
+// SetObservedGeneration records the generation the status describes.
+func (o *PushSecret) SetObservedGeneration(g int64) { o.Status.ObservedGeneration = g }

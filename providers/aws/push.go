@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -21,8 +20,8 @@ var _ providers.Pusher = (*Provider)(nil)
 
 // PushSecret writes value to the secret ref.Key (as SecretBinary, as
 // External Secrets Operator does by default), creating it tagged
-// managed-by=kseal when it does not exist. An existing secret without that
-// tag is refused with ErrNotOwned. With ref.Property the value becomes that
+// managed-by=kseal and kseal.dev/push-secret=<ref.Owner> when it does not
+// exist. An existing secret without those tags is refused with ErrNotOwned. With ref.Property the value becomes that
 // field of the secret's JSON object. No version is written when the current
 // value is already the one to push: a push that changes nothing costs a
 // DescribeSecret and a GetSecretValue.
@@ -30,15 +29,14 @@ func (p *Provider) PushSecret(ctx context.Context, ref providers.PushRef, value 
 	if err := checkPush(ref, value); err != nil {
 		return err
 	}
-	owned, err := p.owned(ctx, ref.Key)
+	owned, err := p.owned(ctx, ref)
 	switch {
 	case errors.Is(err, providers.ErrNotFound):
 		return p.create(ctx, ref, value)
 	case err != nil:
 		return fmt.Errorf("secretsmanager push %s: %w", ref, err)
 	case !owned:
-		return fmt.Errorf("secretsmanager push %s: %w (it has no tag %s=%s; kseal never overwrites a secret it did not create: delete it, or tag it to hand it over)",
-			ref, providers.ErrNotOwned, providers.ManagedByKey, providers.ManagedByValue)
+		return fmt.Errorf("secretsmanager push %s: %w", ref, providers.NotOwned(ref))
 	}
 	cur, err := p.getOne(ctx, ref.Key, "")
 	if err != nil && !errors.Is(err, providers.ErrNotFound) {
@@ -63,6 +61,8 @@ func checkPush(ref providers.PushRef, value []byte) error {
 	switch {
 	case ref.Key == "" || len(ref.Key) > 512:
 		return fmt.Errorf("secretsmanager push: the secret name must have 1 to 512 characters")
+	case ref.Owner == "":
+		return fmt.Errorf("secretsmanager push %s: no owner to tag the secret with", ref)
 	case len(value) > MaxPushSize:
 		return fmt.Errorf("secretsmanager push %s: value of %d bytes is larger than Secrets Manager stores (%d)", ref, len(value), MaxPushSize)
 	}
@@ -77,7 +77,10 @@ func (p *Provider) create(ctx context.Context, ref providers.PushRef, value []by
 	}
 	_, err = p.client.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name: awssdk.String(ref.Key), SecretBinary: v,
-		Tags: []types.Tag{{Key: awssdk.String(providers.ManagedByKey), Value: awssdk.String(providers.ManagedByValue)}},
+		Tags: []types.Tag{
+			{Key: awssdk.String(providers.ManagedByKey), Value: awssdk.String(providers.ManagedByValue)},
+			{Key: awssdk.String(providers.OwnerKey), Value: awssdk.String(ref.Owner)},
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("secretsmanager push %s: create: %w", ref, classify(err))
@@ -85,19 +88,21 @@ func (p *Provider) create(ctx context.Context, ref providers.PushRef, value []by
 	return nil
 }
 
-// owned reports whether the secret carries kseal's tag; ErrNotFound when
-// it does not exist.
-func (p *Provider) owned(ctx context.Context, key string) (bool, error) {
+// owned reports whether the secret carries ref.Owner's tags; ErrNotFound
+// when it does not exist.
+func (p *Provider) owned(ctx context.Context, ref providers.PushRef) (bool, error) {
 	if p.ctx.Err() != nil {
 		return false, providers.Retryable(errClosed)
 	}
-	out, err := p.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: awssdk.String(key)})
+	out, err := p.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: awssdk.String(ref.Key)})
 	if err != nil {
 		return false, classify(err)
 	}
-	return slices.ContainsFunc(out.Tags, func(t types.Tag) bool {
-		return awssdk.ToString(t.Key) == providers.ManagedByKey && awssdk.ToString(t.Value) == providers.ManagedByValue
-	}), nil
+	tags := make(map[string]string, len(out.Tags))
+	for _, t := range out.Tags {
+		tags[awssdk.ToString(t.Key)] = awssdk.ToString(t.Value)
+	}
+	return ref.Owns(tags), nil
 }
 
 // SecretExists reports whether the secret (and, with ref.Property, that
@@ -120,7 +125,7 @@ func (p *Provider) SecretExists(ctx context.Context, ref providers.PushRef) (boo
 // no field is left. Secrets kseal does not own, and missing ones, are left
 // alone.
 func (p *Provider) DeleteSecret(ctx context.Context, ref providers.PushRef) error {
-	owned, err := p.owned(ctx, ref.Key)
+	owned, err := p.owned(ctx, ref)
 	switch {
 	case errors.Is(err, providers.ErrNotFound):
 		return nil

@@ -25,7 +25,8 @@ var errPushKVv1 = fmt.Errorf("pushing needs KV v2, where kseal records that it o
 // the value must be a JSON object, which becomes the secret's fields (as in
 // External Secrets Operator); with ref.Property the value is that field,
 // the others kept. A secret kseal creates gets custom_metadata
-// managed-by=kseal; an existing secret without it gives ErrNotOwned. A new
+// managed-by=kseal and kseal.dev/push-secret=<ref.Owner>; an existing
+// secret without them gives ErrNotOwned. A new
 // secret is written with check-and-set 0 and an update with the version it
 // was read at, so a concurrent writer is never overwritten. Nothing is
 // written when the fields are already the ones to push.
@@ -37,13 +38,16 @@ func (p *Provider) PushSecret(ctx context.Context, ref providers.PushRef, value 
 	if len(value) > maxPushSize {
 		return fmt.Errorf("vault push %s: value of %d bytes is larger than %d", ref, len(value), maxPushSize)
 	}
-	owner, version, err := p.readOwner(ctx, meta)
+	if ref.Owner == "" {
+		return fmt.Errorf("vault push %s: no owner to mark the secret with", ref)
+	}
+	marks, version, err := p.readOwner(ctx, meta)
 	if err != nil {
 		return fmt.Errorf("vault push %s: %w", ref, err)
 	}
-	if (version > 0 || owner != "") && owner != providers.ManagedByValue {
-		return fmt.Errorf("vault push %s: %w (its custom_metadata has no %s=%s; kseal never overwrites a secret it did not create: delete it, or set that metadata to hand it over)",
-			ref, providers.ErrNotOwned, providers.ManagedByKey, providers.ManagedByValue)
+	owned := ref.Owns(marks)
+	if (version > 0 || len(marks) > 0) && !owned {
+		return fmt.Errorf("vault push %s: %w", ref, providers.NotOwned(ref))
 	}
 	cur := map[string]any{}
 	if version > 0 {
@@ -66,10 +70,10 @@ func (p *Provider) PushSecret(ctx context.Context, ref providers.PushRef, value 
 	}); err != nil {
 		return fmt.Errorf("vault push %s: %w", ref, err)
 	}
-	if owner == providers.ManagedByValue {
+	if owned {
 		return nil
 	}
-	mark := map[string]any{"custom_metadata": map[string]string{providers.ManagedByKey: providers.ManagedByValue}}
+	mark := map[string]any{"custom_metadata": map[string]string{providers.ManagedByKey: providers.ManagedByValue, providers.OwnerKey: ref.Owner}}
 	return p.call(ctx, "write", meta, func(c *api.Client) error {
 		_, err := c.Logical().WriteWithContext(ctx, meta, mark)
 		return err
@@ -87,9 +91,9 @@ func (p *Provider) pushPaths(ref providers.PushRef) (key, meta string, err error
 	return key, p.cfg.MountPath + "/metadata/" + key, nil
 }
 
-// readOwner reads a secret's metadata: its managed-by entry and current
-// version (0 when the secret does not exist or has no live version).
-func (p *Provider) readOwner(ctx context.Context, meta string) (owner string, version int64, err error) {
+// readOwner reads a secret's metadata: its custom_metadata and current
+// version (0 when the secret does not exist).
+func (p *Provider) readOwner(ctx context.Context, meta string) (marks map[string]string, version int64, err error) {
 	var secret *api.Secret
 	err = p.call(ctx, "read", meta, func(c *api.Client) error {
 		var err error
@@ -97,13 +101,18 @@ func (p *Provider) readOwner(ctx context.Context, meta string) (owner string, ve
 		return err
 	})
 	if errors.Is(err, providers.ErrNotFound) || err == nil && (secret == nil || secret.Data == nil) {
-		return "", 0, nil
+		return nil, 0, nil
 	}
 	if err != nil {
-		return "", 0, err
+		return nil, 0, err
 	}
+	marks = map[string]string{}
 	if cm, ok := secret.Data["custom_metadata"].(map[string]any); ok {
-		owner, _ = cm[providers.ManagedByKey].(string)
+		for k, v := range cm {
+			if s, ok := v.(string); ok {
+				marks[k] = s
+			}
+		}
 	}
 	switch v := secret.Data["current_version"].(type) {
 	case json.Number:
@@ -111,7 +120,7 @@ func (p *Provider) readOwner(ctx context.Context, meta string) (owner string, ve
 	case float64:
 		version = int64(v)
 	}
-	return owner, version, nil
+	return marks, version, nil
 }
 
 // readFields reads the current fields of a secret (none when its latest
@@ -202,11 +211,11 @@ func (p *Provider) DeleteSecret(ctx context.Context, ref providers.PushRef) erro
 	if err != nil {
 		return err
 	}
-	owner, version, err := p.readOwner(ctx, meta)
+	marks, version, err := p.readOwner(ctx, meta)
 	if err != nil {
 		return fmt.Errorf("vault delete %s: %w", ref, err)
 	}
-	if owner != providers.ManagedByValue {
+	if !ref.Owns(marks) {
 		return nil
 	}
 	if ref.Property != "" && version > 0 {
