@@ -55,6 +55,7 @@ func (b *providerBuilder) buildAWS(ctx context.Context, store *storeInfo, p *v1a
 		return nil, fmt.Errorf("%w: spec.provider.aws.auth is empty: a SecretStore must name its credentials (secretRef or jwt); the controller's own AWS credentials serve ClusterSecretStores only (controller flag --namespaced-stores-default-credentials)", errInvalidStore)
 	}
 	if p.Service == v1alpha1.AWSServiceParameterStore {
+		cfg.BatchWindow = b.ssmBatchWindow
 		return awsProvider(aws.NewParameterStore(ctx, cfg))
 	}
 	return awsProvider(aws.New(ctx, cfg))

@@ -104,6 +104,8 @@ type providerBuilder struct {
 	// awsBatchWindow is how long AWS reads wait to share a
 	// BatchGetSecretValue call.
 	awsBatchWindow time.Duration
+	// ssmBatchWindow is the same for Parameter Store's GetParameters.
+	ssmBatchWindow time.Duration
 	// policy says what stores may do.
 	policy *storePolicy
 }

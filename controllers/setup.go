@@ -45,6 +45,9 @@ type Options struct {
 	// AWSBatchWindow is how long an AWS read waits for others to share one
 	// BatchGetSecretValue call (the provider's default when zero).
 	AWSBatchWindow time.Duration
+	// SSMBatchWindow is how long a Parameter Store read waits for others to
+	// share one GetParameters call (the provider's default when zero).
+	SSMBatchWindow time.Duration
 	// Stores says what SecretStores and ClusterSecretStores may do (server
 	// allowlist, token audiences, default credentials, Vault over http).
 	Stores StorePolicy
@@ -159,7 +162,7 @@ func setupExternalSecrets(mgr ctrl.Manager, opts Options, reload *reloader) erro
 	if err != nil {
 		return err
 	}
-	builder := &providerBuilder{client: mgr.GetClient(), tokens: tokens, awsBatchWindow: opts.AWSBatchWindow, policy: policy}
+	builder := &providerBuilder{client: mgr.GetClient(), tokens: tokens, awsBatchWindow: opts.AWSBatchWindow, ssmBatchWindow: opts.SSMBatchWindow, policy: policy}
 	cache := newProviderCache(mgr.GetClient(), builder.build)
 	for _, kind := range []string{v1alpha1.SecretStoreKind, v1alpha1.ClusterSecretStoreKind} {
 		if err := (&secretStoreReconciler{Client: mgr.GetClient(), kind: kind, providers: cache}).SetupWithManager(mgr); err != nil {

@@ -42,6 +42,7 @@ func run() error {
 		workers          = flag.Int("workers", 4, "SealedSecrets reconciled in parallel")
 		esWorkers        = flag.Int("external-secret-workers", 40, "ExternalSecrets synced in parallel (their provider calls overlap and are batched)")
 		awsBatchWindow   = flag.Duration("aws-batch-window", 100*time.Millisecond, "how long an AWS read waits for others to share one BatchGetSecretValue call (up to 20 secrets)")
+		ssmBatchWindow   = flag.Duration("parameter-store-batch-window", 500*time.Millisecond, "how long a Parameter Store read waits for others to share one GetParameters call (up to 10 names)")
 		qps              = flag.Float64("kube-api-qps", 200, "Kubernetes client queries per second")
 		burst            = flag.Int("kube-api-burst", 400, "Kubernetes client burst")
 		metricsAddr      = flag.String("metrics-bind-address", ":8081", "metrics address (0 disables)")
@@ -144,6 +145,7 @@ func run() error {
 		Workers:               *workers,
 		ExternalSecretWorkers: *esWorkers,
 		AWSBatchWindow:        *awsBatchWindow,
+		SSMBatchWindow:        *ssmBatchWindow,
 		Stores: controllers.StorePolicy{
 			AllowedServers:               splitList(*allowedServers),
 			NamespacedDefaultCredentials: *nsDefaultCreds,

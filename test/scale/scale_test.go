@@ -213,7 +213,7 @@ func describeSource(binary, root string) string {
 }
 
 // tunables are the controller flags that bear on the figures.
-var tunables = []string{"workers", "external-secret-workers", "aws-batch-window", "kube-api-qps", "kube-api-burst"}
+var tunables = []string{"workers", "external-secret-workers", "aws-batch-window", "parameter-store-batch-window", "kube-api-qps", "kube-api-burst"}
 
 // tunableDefaults reads the defaults of the tuning flags from the binary's
 // -h output ("--workers 4 --kube-api-qps 200 ...").

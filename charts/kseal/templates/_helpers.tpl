@@ -49,6 +49,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - "--workers={{ int64 $c.workers }}"
 - "--external-secret-workers={{ int64 $c.externalSecretWorkers }}"
 - {{ printf "--aws-batch-window=%s" $c.awsBatchWindow | quote }}
+- {{ printf "--parameter-store-batch-window=%s" $c.parameterStoreBatchWindow | quote }}
 - "--kube-api-qps={{ $c.kubeAPIQPS }}"
 - "--kube-api-burst={{ int64 $c.kubeAPIBurst }}"
 - "--listen-addr=:{{ int64 .Values.ports.http }}"
