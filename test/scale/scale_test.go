@@ -69,6 +69,11 @@ func TestScale(t *testing.T) {
 			res.External = h.runExternal(t, srv, *flagES, *flagESRefresh)
 		})
 	}
+	if *flagPush > 0 {
+		t.Run(fmt.Sprintf("push-%d", *flagPush), func(t *testing.T) {
+			h.runPush(t, srv, *flagPush)
+		})
+	}
 	if *flagMixed && *flagES > 0 && len(counts) > 0 {
 		n := slices.Max(counts)
 		t.Run(fmt.Sprintf("mixed-%d-%d", n, *flagES), func(t *testing.T) {
