@@ -136,7 +136,22 @@ func TestPushSecret_aws(t *testing.T) {
 		return v == canary("push-aws-2")
 	})
 
-	// deletionPolicy Delete: deleting the PushSecret deletes what it pushed.
+	// deletionPolicy Delete: an entry that leaves spec.data is deleted
+	// remotely, and deleting the PushSecret deletes the rest.
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(ps), ps); err != nil {
+		t.Fatal(err)
+	}
+	ps.Spec.Data = ps.Spec.Data[1:]
+	if err := env.Client.Update(ctx, ps); err != nil {
+		t.Fatal(err)
+	}
+	ps = psCondition(t, ns, "pushsecret-example", metav1.ConditionTrue, v1alpha1.ReasonPushSynced)
+	if _, ok := remoteValue(srv, ns+"/destination-secret"); ok {
+		t.Error("a removed entry's remote secret was not deleted")
+	}
+	if got := ps.Status.SyncedPushSecrets["SecretStore/aws"]; len(got) != 1 {
+		t.Errorf("syncedPushSecrets after removing an entry: %v", ps.Status.SyncedPushSecrets)
+	}
 	if err := env.Client.Delete(ctx, ps); err != nil {
 		t.Fatal(err)
 	}
@@ -185,6 +200,20 @@ func TestPushSecret_neverOverwritesForeign(t *testing.T) {
 	}
 	if v, _ := remoteValue(srv, foreign); v != "kept-"+canary("foreign") {
 		t.Errorf("the foreign secret was changed")
+	}
+	// updatePolicy IfNotExists leaves an existing remote secret alone, whoever
+	// owns it, as External Secrets Operator does.
+	ifNot := push(ns, "if-not-exists", foreign)
+	ifNot.Spec.UpdatePolicy = v1alpha1.PushSecretUpdatePolicyIfNotExists
+	if err := env.Client.Create(ctx, ifNot); err != nil {
+		t.Fatal(err)
+	}
+	got = psCondition(t, ns, "if-not-exists", metav1.ConditionTrue, v1alpha1.ReasonPushSynced)
+	if msg := apimeta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady).Message; !strings.Contains(msg, "Existing secrets in providers unchanged") {
+		t.Errorf("IfNotExists message: %s", msg)
+	}
+	if v, _ := remoteValue(srv, foreign); v != "kept-"+canary("foreign") {
+		t.Errorf("IfNotExists changed an existing secret")
 	}
 	// A secret another namespace's PushSecret pushed is refused too.
 	if err := env.Client.Create(ctx, push(ns, "mine", ns+"/mine")); err != nil {
