@@ -16,6 +16,9 @@ import (
 // MaxPushSize is the largest value Secrets Manager stores (64 KiB).
 const MaxPushSize = 65536
 
+// maxTagValue is the longest tag value AWS accepts.
+const maxTagValue = 256
+
 var _ providers.Pusher = (*Provider)(nil)
 
 // PushSecret writes value to the secret ref.Key (as SecretBinary, as
@@ -63,6 +66,8 @@ func checkPush(ref providers.PushRef, value []byte) error {
 		return fmt.Errorf("secretsmanager push: the secret name must have 1 to 512 characters")
 	case ref.Owner == "":
 		return fmt.Errorf("secretsmanager push %s: no owner to tag the secret with", ref)
+	case len(ref.Owner) > maxTagValue:
+		return fmt.Errorf("secretsmanager push %s: the owner tag %s would be %d characters, more than AWS allows (%d): shorten the PushSecret's name", ref, providers.OwnerKey, len(ref.Owner), maxTagValue)
 	case len(value) > MaxPushSize:
 		return fmt.Errorf("secretsmanager push %s: value of %d bytes is larger than Secrets Manager stores (%d)", ref, len(value), MaxPushSize)
 	}

@@ -83,9 +83,10 @@ func TestProvider_PushSecret_bounds(t *testing.T) {
 		ref   providers.PushRef
 		value []byte
 	}{
-		"too large": {providers.PushRef{Key: "k", Owner: "a/b"}, make([]byte, MaxPushSize+1)},
-		"no owner":  {providers.PushRef{Key: "k"}, []byte("v")},
-		"long name": {providers.PushRef{Key: strings.Repeat("k", 513), Owner: "a/b"}, []byte("v")},
+		"too large":  {providers.PushRef{Key: "k", Owner: "a/b"}, make([]byte, MaxPushSize+1)},
+		"no owner":   {providers.PushRef{Key: "k"}, []byte("v")},
+		"long name":  {providers.PushRef{Key: strings.Repeat("k", 513), Owner: "a/b"}, []byte("v")},
+		"long owner": {providers.PushRef{Key: "k", Owner: strings.Repeat("o", 257)}, []byte("v")},
 	} {
 		if err := p.PushSecret(context.Background(), tc.ref, tc.value); err == nil {
 			t.Errorf("%s: accepted", name)
