@@ -106,6 +106,8 @@ type Server struct {
 	faults  []*injected
 	verify  TokenVerifier
 	latency time.Duration
+	// assumed records AssumeRole calls.
+	assumed []AssumeRoleCall
 }
 
 type credential struct {
@@ -253,6 +255,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.listSecrets(w, r, body)
 	case "AssumeRoleWithWebIdentity":
 		s.assumeRoleWithWebIdentity(w, r, body, form)
+	case "AssumeRole":
+		s.assumeRole(w, r, body, form)
 	default:
 		status, header, out := s.forward(r, body)
 		if proto == awsQuery && status == http.StatusOK {
