@@ -68,6 +68,14 @@ type AWSProvider struct {
 	// endpoints, emulators). A kseal extension.
 	// +optional
 	STSEndpoint string `json:"stsEndpoint,omitempty"`
+	// AWSRoleChain holds additionalRoles, externalID and session tags.
+	AWSRoleChain `json:",inline"`
+	// Prefix is put before every remote key the store reads.
+	// +optional
+	Prefix string `json:"prefix,omitempty"`
+	// SecretsManager holds Secrets Manager options of PushSecret deletion.
+	// +optional
+	SecretsManager *AWSSecretsManager `json:"secretsManager,omitempty"`
 }
 
 // AWSAuth selects AWS credentials.
