@@ -108,3 +108,17 @@ func TestConfig_checkChain(t *testing.T) {
 	}
 	_ = p.Close()
 }
+
+// FuzzCheckChain: role chains from a store never panic, and what is
+// accepted holds no control characters.
+func FuzzCheckChain(f *testing.F) {
+	f.Add(testRole, "ext-1", "team", "a", "team")
+	f.Add("admin", "a b", "", "", "x")
+	f.Fuzz(func(t *testing.T, role, ext, key, value, transitive string) {
+		cfg := Config{Role: testRole, RoleChain: RoleChain{AdditionalRoles: []string{role}, ExternalID: ext,
+			SessionTags: []Tag{{key, value}}, TransitiveTagKeys: []string{transitive}}}
+		if cfg.checkChain() == nil && strings.ContainsFunc(role+ext+key+value, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			t.Fatalf("accepted control characters: %+v", cfg.RoleChain)
+		}
+	})
+}

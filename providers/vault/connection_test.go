@@ -222,3 +222,22 @@ func TestConnection_headers(t *testing.T) {
 		t.Errorf("read request %q, want namespace team-a", got)
 	}
 }
+
+// FuzzConnection: headers and userpass usernames from a store never panic,
+// and what is accepted cannot split a request line or leave the login path.
+func FuzzConnection(f *testing.F) {
+	f.Add("X-Team", "a", "app")
+	f.Add("x-vault-token", "t", "../sys")
+	f.Add("X-A", "a\r\nHost: x", "a/b")
+	f.Add("X-B", "b", "..")
+	f.Fuzz(func(t *testing.T, name, value, user string) {
+		cfg := Config{Server: "https://vault.example.com", Connection: Connection{Headers: map[string]string{name: value}}}
+		if cfg.checkConnection() == nil && strings.ContainsAny(name+value, "\r\n\x00") {
+			t.Fatalf("accepted header %q: %q", name, value)
+		}
+		m, err := UserPassAuth{Username: user, Password: "p"}.login()
+		if err == nil && (strings.Count(m.path, "/") != 3 || checkPath(m.path) != nil || strings.ContainsAny(m.path, "?#%")) {
+			t.Fatalf("username %q gives login path %q", user, m.path)
+		}
+	})
+}
