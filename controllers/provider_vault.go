@@ -69,25 +69,11 @@ func (b *providerBuilder) buildVault(ctx context.Context, store *storeInfo, p *v
 		}
 		cfg.Auth.Kubernetes = &vault.KubernetesAuth{MountPath: k.MountPath, Role: k.Role, JWT: jwtFn}
 	case auth.JWT != nil:
-		j := auth.JWT
-		var (
-			sa     *v1alpha1.ServiceAccountSelector
-			expiry int64
-			auds   = loginAudiences{provider: aud}
-		)
-		if k := j.KubernetesServiceAccountToken; k != nil {
-			sel := k.ServiceAccountRef
-			sel.Audiences = b.vaultJWTAudiences(k)
-			sa = &sel
-			if k.ExpirationSeconds != nil {
-				expiry = *k.ExpirationSeconds
-			}
-		}
-		jwtFn, err := b.jwtSource(ctx, store, sa, j.SecretRef, auds, expiry)
+		j, err := b.vaultJWT(ctx, store, auth.JWT, aud)
 		if err != nil {
 			return nil, err
 		}
-		cfg.Auth.JWT = &vault.JWTAuth{Path: j.Path, Role: j.Role, JWT: jwtFn}
+		cfg.Auth.JWT = j
 	default:
 		return nil, fmt.Errorf("%w: vault auth needs tokenSecretRef, appRole, kubernetes, jwt, userPass or cert", errInvalidStore)
 	}

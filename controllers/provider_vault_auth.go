@@ -132,6 +132,31 @@ func (b *providerBuilder) caProviderBundle(ctx context.Context, store *storeInfo
 	return []byte(v), nil
 }
 
+// vaultJWT reads a jwt login: the JWT from a Secret, or a service account
+// token for the audiences and lifetime External Secrets Operator requests.
+func (b *providerBuilder) vaultJWT(ctx context.Context, store *storeInfo, j *v1alpha1.VaultJWTAuth, aud string) (*vault.JWTAuth, error) {
+	var (
+		sa     *v1alpha1.ServiceAccountSelector
+		expiry int64
+	)
+	// As in External Secrets Operator, secretRef wins over
+	// kubernetesServiceAccountToken (the kubernetes login prefers the
+	// service account).
+	if k := j.KubernetesServiceAccountToken; k != nil && j.SecretRef == nil {
+		sel := k.ServiceAccountRef
+		sel.Audiences = b.vaultJWTAudiences(k)
+		sa = &sel
+		if k.ExpirationSeconds != nil {
+			expiry = *k.ExpirationSeconds
+		}
+	}
+	jwtFn, err := b.jwtSource(ctx, store, sa, j.SecretRef, loginAudiences{provider: aud}, expiry)
+	if err != nil {
+		return nil, err
+	}
+	return &vault.JWTAuth{Path: j.Path, Role: j.Role, JWT: jwtFn}, nil
+}
+
 // vaultJWTAudiences are the audiences of a jwt login's service account
 // token, as in External Secrets Operator: serviceAccountRef.audiences and
 // the deprecated audiences, which default to the Vault audience.
