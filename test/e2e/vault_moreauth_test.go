@@ -78,26 +78,8 @@ func TestExternalSecret_vaultUserPassCert(t *testing.T) {
 	c := startController(t, controllers.Options{})
 	defer c.stop()
 	ns := newNamespace(t, "es-vault-auth")
-	if _, err := vc.KVv2("secret").Put(ctx, "shop/db", map[string]any{"password": canary("vault-auth-db")}); err != nil {
-		t.Fatal(err)
-	}
-	if err := vc.Sys().PutPolicy("read-shop", `path "secret/data/shop/*" { capabilities = ["read"] }`); err != nil {
-		t.Fatal(err)
-	}
 	certPEM, keyPEM := clientCertPEM(t)
-	for mount, typ := range map[string]string{"userpass": "userpass", "cert": "cert"} {
-		if err := vc.Sys().EnableAuthWithOptions(mount, &vaultapi.EnableAuthOptions{Type: typ}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for p, data := range map[string]map[string]any{
-		"auth/userpass/users/app": {"password": "pw-" + canary("userpass"), "token_policies": "read-shop"},
-		"auth/cert/certs/app":     {"certificate": string(certPEM), "token_policies": "read-shop"},
-	} {
-		if _, err := vc.Logical().Write(p, data); err != nil {
-			t.Fatal(err)
-		}
-	}
+	setupVaultLogins(t, vc, certPEM)
 	for _, o := range []*corev1.Secret{
 		secret(ns, "userpass", map[string]string{"password": "pw-" + canary("userpass")}),
 		secret(ns, "client", map[string]string{"tls.crt": string(certPEM), "tls.key": string(keyPEM)}),
@@ -170,5 +152,30 @@ func TestExternalSecret_vaultUserPassCert(t *testing.T) {
 	}
 	if msg := clusterStoreReady(t, cluster.Name, metav1.ConditionFalse).Message; !strings.Contains(msg, "caProvider of a ClusterSecretStore needs namespace") {
 		t.Errorf("cluster store caProvider without namespace: %q", msg)
+	}
+}
+
+// setupVaultLogins stores shop/db and enables userpass (user app) and cert
+// (role app, trusting certPEM) logins with a policy that reads it.
+func setupVaultLogins(t *testing.T, vc *vaultapi.Client, certPEM []byte) {
+	t.Helper()
+	if _, err := vc.KVv2("secret").Put(ctx, "shop/db", map[string]any{"password": canary("vault-auth-db")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := vc.Sys().PutPolicy("read-shop", `path "secret/data/shop/*" { capabilities = ["read"] }`); err != nil {
+		t.Fatal(err)
+	}
+	for mount, typ := range map[string]string{"userpass": "userpass", "cert": "cert"} {
+		if err := vc.Sys().EnableAuthWithOptions(mount, &vaultapi.EnableAuthOptions{Type: typ}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p, data := range map[string]map[string]any{
+		"auth/userpass/users/app": {"password": "pw-" + canary("userpass"), "token_policies": "read-shop"},
+		"auth/cert/certs/app":     {"certificate": string(certPEM), "token_policies": "read-shop"},
+	} {
+		if _, err := vc.Logical().Write(p, data); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
