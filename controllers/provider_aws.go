@@ -20,7 +20,12 @@ func (b *providerBuilder) buildAWS(ctx context.Context, store *storeInfo, p *v1a
 	if err := b.policy.checkServer(store, "spec.provider.aws.stsEndpoint", p.STSEndpoint); err != nil {
 		return nil, err
 	}
-	cfg := aws.Config{Region: p.Region, Endpoint: p.Endpoint, STSEndpoint: p.STSEndpoint, Role: p.Role, OnCall: onCall, BatchWindow: b.awsBatchWindow}
+	cfg := aws.Config{Region: p.Region, Endpoint: p.Endpoint, STSEndpoint: p.STSEndpoint, Role: p.Role, OnCall: onCall, BatchWindow: b.awsBatchWindow, Prefix: p.Prefix}
+	chain, err := awsRoleChain(store, p, b.policy)
+	if err != nil {
+		return nil, err
+	}
+	cfg.RoleChain = chain
 	switch ref, jwt := p.Auth.SecretRef, p.Auth.JWT; {
 	case ref != nil:
 		id, err := b.secretValue(ctx, store, ref.AccessKeyID)
@@ -40,7 +45,7 @@ func (b *providerBuilder) buildAWS(ctx context.Context, store *storeInfo, p *v1a
 			cfg.Static.SessionToken = string(tok)
 		}
 	case jwt != nil:
-		tokenFn, err := b.serviceAccountToken(store, jwt.ServiceAccountRef, AWSAudience)
+		tokenFn, err := b.serviceAccountToken(store, jwt.ServiceAccountRef, loginAudiences{provider: AWSAudience}, 0)
 		if err != nil {
 			return nil, err
 		}

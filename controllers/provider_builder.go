@@ -169,10 +169,10 @@ func (b *providerBuilder) secretValue(ctx context.Context, store *storeInfo, sel
 
 // jwtSource returns a JWT getter from a service account (TokenRequest) or
 // a Secret.
-func (b *providerBuilder) jwtSource(ctx context.Context, store *storeInfo, sa *v1alpha1.ServiceAccountSelector, sec *v1alpha1.SecretKeySelector, audience string) (func(context.Context) (string, error), error) {
+func (b *providerBuilder) jwtSource(ctx context.Context, store *storeInfo, sa *v1alpha1.ServiceAccountSelector, sec *v1alpha1.SecretKeySelector, auds loginAudiences, expiry int64) (func(context.Context) (string, error), error) {
 	switch {
 	case sa != nil:
-		return b.serviceAccountToken(store, *sa, audience)
+		return b.serviceAccountToken(store, *sa, auds, expiry)
 	case sec != nil:
 		v, err := b.secretValue(ctx, store, *sec)
 		if err != nil {
@@ -185,22 +185,25 @@ func (b *providerBuilder) jwtSource(ctx context.Context, store *storeInfo, sa *v
 }
 
 // serviceAccountToken returns a getter that requests a short-lived token
-// for a service account from the TokenRequest API, for the audiences the
-// store policy grants (audience, the provider's own, for a SecretStore).
-func (b *providerBuilder) serviceAccountToken(store *storeInfo, sa v1alpha1.ServiceAccountSelector, audience string) (func(context.Context) (string, error), error) {
+// (expiry seconds, 10 minutes when 0) for a service account from the
+// TokenRequest API, for the audiences the store policy grants (the
+// provider's own, for a SecretStore).
+func (b *providerBuilder) serviceAccountToken(store *storeInfo, sa v1alpha1.ServiceAccountSelector, auds loginAudiences, expiry int64) (func(context.Context) (string, error), error) {
 	ns, err := credentialNamespace(store, sa.Namespace)
 	if err != nil {
 		return nil, err
 	}
-	audiences, err := b.policy.audiences(store, sa.Audiences, audience)
+	audiences, err := b.policy.loginTokenAudiences(store, sa.Audiences, auds)
 	if err != nil {
 		return nil, err
+	}
+	if expiry <= 0 {
+		expiry = int64((10 * time.Minute).Seconds())
 	}
 	if b.tokens == nil {
 		return nil, errors.New("service account tokens are not available (no Kubernetes client)")
 	}
 	return func(ctx context.Context) (string, error) {
-		expiry := int64((10 * time.Minute).Seconds())
 		tr, err := b.tokens.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa.Name, &authenticationv1.TokenRequest{
 			Spec: authenticationv1.TokenRequestSpec{Audiences: audiences, ExpirationSeconds: &expiry},
 		}, metav1CreateOptions)
@@ -240,6 +243,53 @@ func credentialRefs(store *storeInfo) []v1alpha1.SecretKeySelector {
 		if a.JWT != nil && a.JWT.SecretRef != nil {
 			out = append(out, *a.JWT.SecretRef)
 		}
+		out = append(out, vaultMoreRefs(p.Vault)...)
 	}
 	return out
+}
+
+// vaultMoreRefs lists the Secrets of userPass, cert, tls and caProvider.
+func vaultMoreRefs(v *v1alpha1.VaultProvider) []v1alpha1.SecretKeySelector {
+	var out []v1alpha1.SecretKeySelector
+	for _, r := range []*v1alpha1.SecretKeySelector{userPassRef(v.Auth.UserPass), certRef(v.Auth.Cert, true), certRef(v.Auth.Cert, false)} {
+		if r != nil {
+			out = append(out, *r)
+		}
+	}
+	if t := v.ClientTLS; t != nil {
+		for _, r := range []*v1alpha1.OptionalKeySelector{t.CertSecretRef, t.KeySecretRef} {
+			if r != nil {
+				out = append(out, withDefaultKey(*r, ""))
+			}
+		}
+	}
+	if cp := v.CAProvider; cp != nil && cp.Type == v1alpha1.CAProviderSecret {
+		out = append(out, v1alpha1.SecretKeySelector{Name: cp.Name, Key: cp.Key, Namespace: ptrValue(cp.Namespace)})
+	}
+	return out
+}
+
+func userPassRef(u *v1alpha1.VaultUserPassAuth) *v1alpha1.SecretKeySelector {
+	if u == nil {
+		return nil
+	}
+	return u.SecretRef
+}
+
+func certRef(c *v1alpha1.VaultCertAuth, cert bool) *v1alpha1.SecretKeySelector {
+	switch {
+	case c == nil:
+		return nil
+	case cert:
+		return c.ClientCert
+	}
+	return c.SecretRef
+}
+
+func ptrValue[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
 }

@@ -142,6 +142,28 @@ func (p *storePolicy) audiences(store *storeInfo, requested []string, providerAu
 	return auds, nil
 }
 
+// loginAudiences says which audiences a provider's login wants.
+type loginAudiences struct {
+	// provider is the provider's own audience.
+	provider string
+	// kubernetes: Vault's kubernetes login, whose token External Secrets
+	// Operator requests with no audience (the API server's) unless
+	// serviceAccountRef.audiences names some.
+	kubernetes bool
+}
+
+// loginTokenAudiences is audiences, except that a ClusterSecretStore's Vault
+// kubernetes login without audiences gets a token with the API server's
+// default audience, as in External Secrets Operator, when the policy lets
+// ClusterSecretStores have API server tokens (otherwise the provider's
+// audience: the Vault role must then set audience).
+func (p *storePolicy) loginTokenAudiences(store *storeInfo, requested []string, want loginAudiences) ([]string, error) {
+	if want.kubernetes && store.Kind == v1alpha1.ClusterSecretStoreKind && len(requested) == 0 && p.AllowAPIServerAudiences {
+		return nil, nil
+	}
+	return p.audiences(store, requested, want.provider)
+}
+
 // checkServer refuses a server a namespaced SecretStore names when it is
 // not in AllowedServers. field names the spec field for the message; an
 // empty raw (the provider's default endpoint) passes.

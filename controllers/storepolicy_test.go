@@ -164,3 +164,35 @@ func FuzzTokenAudiences(f *testing.F) {
 		_ = tokenAudiences(tok)
 	})
 }
+
+// TestStorePolicy_loginTokenAudiences: a ClusterSecretStore's Vault
+// kubernetes login without audiences gets the API server's default audience
+// (no audience in the TokenRequest), as in External Secrets Operator, only
+// when the policy allows API server tokens; namespaced stores never.
+func TestStorePolicy_loginTokenAudiences(t *testing.T) {
+	kube := loginAudiences{provider: DefaultVaultAudience, kubernetes: true}
+	tests := []struct {
+		name   string
+		policy StorePolicy
+		store  *storeInfo
+		want   loginAudiences
+		aud    []string
+	}{
+		{"cluster kubernetes, allowed", StorePolicy{AllowAPIServerAudiences: true}, clusterStore(), kube, nil},
+		{"cluster kubernetes, not allowed", StorePolicy{}, clusterStore(), kube, []string{"vault"}},
+		{"namespaced kubernetes, allowed", StorePolicy{AllowAPIServerAudiences: true}, namespacedStore(), kube, []string{"vault"}},
+		{"cluster jwt, allowed", StorePolicy{AllowAPIServerAudiences: true}, clusterStore(), loginAudiences{provider: DefaultVaultAudience}, []string{"vault"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := newStorePolicy(tt.policy, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := p.loginTokenAudiences(tt.store, nil, tt.want)
+			if err != nil || !slices.Equal(got, tt.aud) || (tt.aud == nil) != (got == nil) {
+				t.Fatalf("audiences = %q, %v; want %q", got, err, tt.aud)
+			}
+		})
+	}
+}

@@ -72,6 +72,14 @@ type AWSProvider struct {
 	// endpoints, emulators). A kseal extension.
 	// +optional
 	STSEndpoint string `json:"stsEndpoint,omitempty"`
+	// AWSRoleChain holds additionalRoles, externalID and session tags.
+	AWSRoleChain `json:",inline"`
+	// Prefix is put before every remote key the store reads.
+	// +optional
+	Prefix string `json:"prefix,omitempty"`
+	// SecretsManager holds Secrets Manager options of PushSecret deletion.
+	// +optional
+	SecretsManager *AWSSecretsManager `json:"secretsManager,omitempty"`
 }
 
 // AWSAuth selects AWS credentials.
@@ -131,10 +139,17 @@ type VaultProvider struct {
 	CABundle []byte `json:"caBundle,omitempty"`
 	// Auth selects how kseal logs in to Vault.
 	Auth VaultAuth `json:"auth"`
+	// VaultConnection holds caProvider, tls, headers and the consistency
+	// options.
+	VaultConnection `json:",inline"`
 }
 
 // VaultAuth selects one Vault login method.
 type VaultAuth struct {
+	// Namespace is the Vault Enterprise namespace of the login; the
+	// provider's namespace when unset.
+	// +optional
+	Namespace *string `json:"namespace,omitempty"`
 	// TokenSecretRef reads a Vault token from a Secret.
 	// +optional
 	TokenSecretRef *SecretKeySelector `json:"tokenSecretRef,omitempty"`
@@ -147,6 +162,8 @@ type VaultAuth struct {
 	// JWT logs in with a JWT from a Secret or a service account token.
 	// +optional
 	JWT *VaultJWTAuth `json:"jwt,omitempty"`
+	// VaultMoreAuth holds userPass, cert and the refused methods.
+	VaultMoreAuth `json:",inline"`
 }
 
 // VaultAppRole is Vault's AppRole login.
@@ -200,6 +217,17 @@ type VaultJWTAuth struct {
 type VaultKubernetesServiceAccountTokenAuth struct {
 	// ServiceAccountRef names the service account and audiences.
 	ServiceAccountRef ServiceAccountSelector `json:"serviceAccountRef"`
+	// Audiences replaces the default audience "vault" that is requested in
+	// addition to serviceAccountRef.audiences. Deprecated (as in External
+	// Secrets Operator): use serviceAccountRef.audiences.
+	// +optional
+	Audiences *[]string `json:"audiences,omitempty"`
+	// ExpirationSeconds is the lifetime of the requested token; 600 when
+	// unset. Deprecated (as in External Secrets Operator).
+	// +optional
+	// +kubebuilder:validation:Minimum=600
+	// +kubebuilder:validation:Maximum=86400
+	ExpirationSeconds *int64 `json:"expirationSeconds,omitempty"`
 }
 
 // SecretKeySelector names one key of a Secret. Namespace is honoured only in

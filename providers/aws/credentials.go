@@ -80,11 +80,7 @@ func loadConfig(ctx, base context.Context, cfg Config) (awssdk.Config, error) {
 			func(o *stscreds.WebIdentityRoleOptions) { o.RoleSessionName = cfg.SessionName })
 		awsCfg.Credentials = awssdk.NewCredentialsCache(provider)
 	}
-	if cfg.Role != "" {
-		provider := stscreds.NewAssumeRoleProvider(stsClient(awsCfg, cfg), cfg.Role,
-			func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = cfg.SessionName })
-		awsCfg.Credentials = awssdk.NewCredentialsCache(provider)
-	}
+	assumeChain(&awsCfg, cfg)
 	return awsCfg, nil
 }
 

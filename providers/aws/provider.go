@@ -82,6 +82,11 @@ type Config struct {
 	WebIdentityRole string
 	// SessionName is the role session name; DefaultSessionName when empty.
 	SessionName string
+	// RoleChain holds the roles assumed before Role and the options of
+	// Role's AssumeRole call.
+	RoleChain
+	// Prefix is put before every key GetSecret reads.
+	Prefix string
 	// Static holds access keys; when nil, WebIdentityToken or the SDK's
 	// default credential chain is used.
 	Static *StaticCredentials
@@ -131,6 +136,8 @@ type Provider struct {
 	batch *batcher
 	// maxBatch bounds the ids of one BatchGetSecretValue call.
 	maxBatch int
+	// prefix is Config.Prefix.
+	prefix string
 
 	// mu guards batchOffUntil.
 	mu sync.Mutex
@@ -177,7 +184,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 			o.BaseEndpoint = awssdk.String(cfg.Endpoint)
 		}
 	})
-	p := &Provider{client: client, maxBatch: cfg.MaxBatch, ctx: base, cancel: cancel}
+	p := &Provider{client: client, maxBatch: cfg.MaxBatch, prefix: cfg.Prefix, ctx: base, cancel: cancel}
 	if cfg.BatchWindow > 0 {
 		p.batch = newBatcher(base, cfg.BatchWindow, cfg.MaxBatch, p.fetchMany)
 	}
@@ -209,6 +216,9 @@ func withDefaults(cfg Config) (Config, error) {
 	}
 	if cfg.WebIdentityToken != nil && cfg.Role == "" && cfg.WebIdentityRole == "" {
 		return cfg, configErrorf("web identity needs a role to assume: set the store's role, or annotate the service account eks.amazonaws.com/role-arn")
+	}
+	if err := cfg.checkChain(); err != nil {
+		return cfg, err
 	}
 	switch {
 	case cfg.MaxBatch == 0:
@@ -256,6 +266,7 @@ func (p *Provider) GetSecret(ctx context.Context, ref providers.Ref) ([]byte, er
 	if ref.Key == "" {
 		return nil, errors.New("aws: empty secret key")
 	}
+	ref.Key = p.prefix + ref.Key
 	var (
 		val []byte
 		err error

@@ -40,6 +40,9 @@ type Config struct {
 	CABundle []byte
 	// Auth selects how the provider gets its Vault token.
 	Auth Auth
+	// Connection holds the login namespace, client TLS, headers and the
+	// consistency options.
+	Connection
 	// HTTPClient, when set, carries every request (its transport decides TLS
 	// and proxies). Default: a client of its own with CABundle as roots.
 	HTTPClient *http.Client
@@ -69,6 +72,10 @@ type Auth struct {
 	// JWT logs in with a JWT (for example a service account token with a
 	// Vault-specific audience).
 	JWT *JWTAuth
+	// UserPass logs in with a username and a password.
+	UserPass *UserPassAuth
+	// Cert logs in with the TLS client certificate it holds.
+	Cert *CertAuth
 }
 
 // AppRoleAuth is Vault's AppRole login.
@@ -152,6 +159,9 @@ func (c Config) normalize() (Config, error) {
 	if _, err := c.Auth.login(); err != nil {
 		return c, err
 	}
+	if err := c.checkConnection(); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 
@@ -186,15 +196,19 @@ type loginMethod struct {
 // login returns the login method Auth selects, or nil for a static token.
 func (a Auth) login() (*loginMethod, error) {
 	n := 0
-	for _, set := range []bool{a.Token != "", a.AppRole != nil, a.Kubernetes != nil, a.JWT != nil} {
+	for _, set := range []bool{a.Token != "", a.AppRole != nil, a.Kubernetes != nil, a.JWT != nil, a.UserPass != nil, a.Cert != nil} {
 		if set {
 			n++
 		}
 	}
 	if n != 1 {
-		return nil, configErrorf("exactly one auth method (token, appRole, kubernetes or jwt) must be set, got %d", n)
+		return nil, configErrorf("exactly one auth method (token, appRole, kubernetes, jwt, userPass or cert) must be set, got %d", n)
 	}
 	switch {
+	case a.UserPass != nil:
+		return a.UserPass.login()
+	case a.Cert != nil:
+		return a.Cert.login()
 	case a.AppRole != nil:
 		r := *a.AppRole
 		if r.RoleID == "" || r.SecretID == "" {
@@ -266,6 +280,11 @@ func (c Config) httpClient() (*http.Client, error) {
 			return nil, configErrorf("CA bundle holds no PEM certificate")
 		}
 		tlsConfig.RootCAs = pool
+	}
+	if cert, err := c.clientCertificate(); err != nil {
+		return nil, err
+	} else if cert != nil {
+		tlsConfig.Certificates = []tls.Certificate{*cert}
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsConfig

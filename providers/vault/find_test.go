@@ -65,13 +65,6 @@ func TestProvider_Find(t *testing.T) {
 			}
 		}
 	})
-
-	t.Run("tags", func(t *testing.T) {
-		_, err := p.Find(context.Background(), providers.Query{Path: base, Tags: map[string]string{"team": "a"}})
-		if !errors.Is(err, providers.ErrUnsupported) {
-			t.Errorf("Find with tags: %v, want ErrUnsupported", err)
-		}
-	})
 }
 
 func TestProvider_Find_KVv1(t *testing.T) {
@@ -107,5 +100,41 @@ func TestProvider_Find_KVv1(t *testing.T) {
 		if !slices.Equal(names, tt.want) {
 			t.Errorf("Find %q: %v, want %v", tt.path, names, tt.want)
 		}
+	}
+}
+
+// TestProvider_FindTags: find.tags matches KV v2 custom_metadata, as in
+// External Secrets Operator; KV v1, and name with tags, are refused.
+func TestProvider_FindTags(t *testing.T) {
+	s := needVault(t)
+	root := rootClient(t, s)
+	base := uniqueName(t)
+	meta := map[string]map[string]any{
+		"a": {"team": "payments", "env": "prod"},
+		"b": {"team": "payments", "env": "dev"},
+		"c": {"team": "search", "env": "prod"},
+		"d": nil,
+	}
+	for k, m := range meta {
+		putKV2(t, root, base+"/"+k, map[string]any{"name": k})
+		if m != nil {
+			write(t, root, "secret/metadata/"+base+"/"+k, map[string]any{"custom_metadata": m})
+		}
+	}
+	p, _ := newProvider(t, s, Auth{Token: s.RootToken})
+	got, err := p.Find(context.Background(), providers.Query{Path: base + "/", Tags: map[string]string{"team": "payments", "env": "prod"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[base+"/a"] == nil {
+		t.Errorf("found %d secrets, want %s/a only", len(got), base)
+	}
+	_, err = p.Find(context.Background(), providers.Query{Path: base + "/", Tags: map[string]string{"team": "x"}, NameRegexp: regexp.MustCompile(".")})
+	if !errors.Is(err, providers.ErrUnsupported) {
+		t.Errorf("name and tags: %v, want ErrUnsupported", err)
+	}
+	v1, _ := newProvider(t, s, Auth{Token: s.RootToken}, func(c *Config) { c.KVVersion = KVv1 })
+	if _, err := v1.Find(context.Background(), providers.Query{Path: base + "/", Tags: map[string]string{"team": "x"}}); !errors.Is(err, providers.ErrUnsupported) {
+		t.Errorf("KV v1 tags: %v, want ErrUnsupported", err)
 	}
 }

@@ -102,11 +102,8 @@ func (p *Provider) newClient(token string) (*api.Client, error) {
 	} else {
 		c.SetToken(token)
 	}
-	if p.cfg.Namespace == "" {
-		c.ClearNamespace()
-	} else {
-		c.SetNamespace(p.cfg.Namespace)
-	}
+	setNamespace(c, p.cfg.Namespace)
+	p.cfg.configure(c)
 	return c, nil
 }
 
@@ -178,8 +175,12 @@ func (p *Provider) doLogin(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	if ns := p.cfg.AuthNamespace; ns != nil {
+		setNamespace(c, *ns)
+	}
 	issued := time.Now()
 	secret, err := c.Logical().WriteWithContext(ctx, p.login.path, body)
+	setNamespace(c, p.cfg.Namespace)
 	err = classifyLogin(p.login.name, err)
 	if err == nil {
 		switch {

@@ -251,10 +251,11 @@ const maxFindEntries = 10000
 // one's fields as a JSON object (as GetSecret does), keyed by path relative
 // to the mount, for example "app/db" (the caller turns "/" into something a
 // Secret key may hold). Secrets whose latest version is deleted are left out.
-// Vault has no tags in this sense: q.Tags gives providers.ErrUnsupported.
+// q.Tags keeps the secrets whose KV v2 custom_metadata holds every tag (see
+// checkTagQuery).
 func (p *Provider) Find(ctx context.Context, q providers.Query) (map[string][]byte, error) {
-	if len(q.Tags) > 0 {
-		return nil, fmt.Errorf("vault find: tags: %w", providers.ErrUnsupported)
+	if err := p.checkTagQuery(q); err != nil {
+		return nil, err
 	}
 	prefix := p.trimMount(strings.TrimLeft(q.Path, "/"), "metadata/")
 	if dir := strings.TrimSuffix(prefix[:strings.LastIndex(prefix, "/")+1], "/"); dir != "" {
@@ -270,6 +271,15 @@ func (p *Provider) Find(ctx context.Context, q providers.Query) (map[string][]by
 	for _, k := range keys {
 		if q.NameRegexp != nil && !q.NameRegexp.MatchString(k) {
 			continue
+		}
+		if len(q.Tags) > 0 {
+			ok, err := p.hasTags(ctx, k, q.Tags)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				continue
+			}
 		}
 		v, err := p.GetSecret(ctx, providers.Ref{Key: k})
 		if errors.Is(err, providers.ErrNotFound) {

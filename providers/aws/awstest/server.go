@@ -112,6 +112,8 @@ type Server struct {
 	// history holds every value PutParameter stored, by name; index i is
 	// version i+1.
 	history map[string][]string
+	// assumed records AssumeRole calls.
+	assumed []AssumeRoleCall
 }
 
 type credential struct {
@@ -263,6 +265,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.getParameter(w, r, body)
 	case "GetParameters":
 		s.getParameters(w, r, body)
+	case "AssumeRole":
+		s.assumeRole(w, r, body, form)
 	default:
 		status, header, out := s.forward(r, body)
 		if proto == awsQuery && status == http.StatusOK {

@@ -33,6 +33,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -42,6 +44,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -91,6 +94,9 @@ type Server struct {
 	Addr string
 	// RootToken is the dev server's root token (random per server).
 	RootToken string
+	// CACert is the PEM CA certificate of a StartTLS server; nil for
+	// plain http.
+	CACert []byte
 
 	// cmd is the server process.
 	cmd *exec.Cmd
@@ -107,7 +113,14 @@ type Server struct {
 
 // Start starts a dev server from Binary() on a free loopback port and waits
 // until it answers. On error nothing is left running.
-func Start() (*Server, error) {
+func Start() (*Server, error) { return start(false) }
+
+// StartTLS is Start with a TLS listener (vault server -dev-tls): Addr is
+// https://, CACert verifies the server, and the listener asks for client
+// certificates (Vault's cert auth method works).
+func StartTLS() (*Server, error) { return start(true) }
+
+func start(withTLS bool) (*Server, error) {
 	bin, err := Binary()
 	if err != nil {
 		return nil, err
@@ -116,7 +129,7 @@ func Start() (*Server, error) {
 	// The free port is found by binding and releasing it; another process
 	// can take it in between, so try a few times.
 	for range 3 {
-		s, err := startOnce(bin)
+		s, err := startOnce(bin, withTLS)
 		if err == nil {
 			return s, nil
 		}
@@ -125,7 +138,7 @@ func Start() (*Server, error) {
 	return nil, lastErr
 }
 
-func startOnce(bin string) (*Server, error) {
+func startOnce(bin string, withTLS bool) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -136,10 +149,13 @@ func startOnce(bin string) (*Server, error) {
 	}
 	token := randomToken()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	cmd := exec.Command(bin, "server", "-dev",
-		"-dev-root-token-id="+token,
-		"-dev-listen-address="+addr,
-		"-log-level=warn")
+	args := []string{"server", "-dev", "-dev-root-token-id=" + token, "-dev-listen-address=" + addr, "-log-level=warn"}
+	scheme := "http://"
+	if withTLS {
+		args = append(args, "-dev-tls", "-dev-tls-cert-dir="+dir)
+		scheme = "https://"
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	// Nothing from the caller's environment: no VAULT_* settings, and HOME
 	// points at a temporary directory, where the dev server writes its
@@ -153,7 +169,7 @@ func startOnce(bin string) (*Server, error) {
 		return nil, fmt.Errorf("vaulttest: start %s: %w", bin, err)
 	}
 	s := &Server{
-		Addr:      "http://" + addr,
+		Addr:      scheme + addr,
 		RootToken: token,
 		cmd:       cmd,
 		exited:    make(chan struct{}),
@@ -176,7 +192,15 @@ func (s *Server) waitReady() error {
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	client := &http.Client{Timeout: 2 * time.Second}
+	withTLS := strings.HasPrefix(s.Addr, "https://")
 	for {
+		if withTLS {
+			// Read until the server answers: the file may be half written.
+			if ca, err := os.ReadFile(filepath.Join(s.dir, "vault-ca.pem")); err == nil {
+				s.CACert = ca
+				client.Transport = s.transport()
+			}
+		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.Addr+"/v1/sys/health", nil)
 		resp, err := client.Do(req)
 		if err == nil {
@@ -226,7 +250,11 @@ func (s *Server) Stop() error {
 // Client returns a Vault API client for the server with the root token. It
 // ignores VAULT_* environment variables.
 func (s *Server) Client() (*api.Client, error) {
-	c, err := api.NewClient(&api.Config{Address: s.Addr})
+	cfg := &api.Config{Address: s.Addr}
+	if s.CACert != nil {
+		cfg.HttpClient = &http.Client{Transport: s.transport()}
+	}
+	c, err := api.NewClient(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -275,4 +303,15 @@ func (b *boundedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// transport trusts the server's CA certificate, read from the directory
+// -dev-tls writes it to (it appears once the server has started).
+func (s *Server) transport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: x509.NewCertPool()}
+	if s.CACert != nil {
+		t.TLSClientConfig.RootCAs.AppendCertsFromPEM(s.CACert)
+	}
+	return t
 }
