@@ -44,6 +44,8 @@ const (
 // decrypted, as External Secrets Operator does.
 type ParameterStore struct {
 	client *ssm.Client
+	// prefix is Config.Prefix, put before every name GetSecret reads.
+	prefix string
 	// batch coalesces current-value reads; nil when BatchWindow < 0.
 	batch *batcher
 
@@ -90,7 +92,7 @@ func NewParameterStore(ctx context.Context, cfg Config) (*ParameterStore, error)
 			o.BaseEndpoint = awssdk.String(cfg.Endpoint)
 		}
 	})
-	p := &ParameterStore{client: client, ctx: base, cancel: cancel}
+	p := &ParameterStore{client: client, prefix: cfg.Prefix, ctx: base, cancel: cancel}
 	if cfg.BatchWindow > 0 {
 		p.batch = newBatcher(base, cfg.BatchWindow, min(cfg.MaxBatch, ParameterStoreMaxBatch), p.fetchMany)
 	}
@@ -105,6 +107,7 @@ func (p *ParameterStore) GetSecret(ctx context.Context, ref providers.Ref) ([]by
 	if ref.Key == "" {
 		return nil, fmt.Errorf("parameterstore: empty parameter name")
 	}
+	ref.Key = p.prefix + ref.Key
 	if err := checkParameterRef(ref); err != nil {
 		return nil, fmt.Errorf("parameterstore get %s: %w", ref, err)
 	}

@@ -217,3 +217,17 @@ func keysOf(m map[string][]byte) []string {
 	}
 	return ks
 }
+
+func TestParameterStore_prefix(t *testing.T) {
+	srv := awstest.NewServer(t)
+	name := paramName(t, "app/db")
+	srv.PutParameter(t, name, `{"password":"p"}`, true)
+	cut := strings.LastIndex(name, "/app/")
+	prefix, rest := name[:cut+1], name[cut+1:]
+	for _, mode := range []func(*Config){noBatch, func(*Config) {}} {
+		p := newTestParameterStore(t, srv, mode, func(c *Config) { c.Prefix = prefix })
+		if v, err := p.GetSecret(context.Background(), providers.Ref{Key: rest, Property: "password"}); err != nil || string(v) != "p" {
+			t.Fatalf("GetSecret(%q) with prefix %q = %q, %v", rest, prefix, v, err)
+		}
+	}
+}
