@@ -43,7 +43,8 @@ func (l Limits) Render(templates map[string]string, data map[string][]byte) erro
 // set of limits: the source, node, work and output budgets are shared by
 // everything the session parses and executes.
 type Session struct {
-	r *run
+	r    *run
+	root *gotemplate.Template
 	// sources and nodes are what the session's templates used so far.
 	sources, templates, nodes int
 }
@@ -52,8 +53,10 @@ type Session struct {
 func (l Limits) Session() *Session {
 	l = l.withDefaults()
 	r := &run{limits: l}
-	r.funcs = r.funcMap()
-	return &Session{r: r}
+	// Every template of the session is associated with root, so that the
+	// functions are bound once.
+	root := gotemplate.New("").Option("missingkey=error").Funcs(r.funcMap())
+	return &Session{r: r, root: root}
 }
 
 // Parsed is a set of parsed templates, ready to be executed over data.
@@ -83,7 +86,11 @@ func (s *Session) Parse(templates map[string]string) (*Parsed, error) {
 	keys := slices.Sorted(maps.Keys(templates))
 	p := &Parsed{s: s, keys: keys, parsed: make([]*gotemplate.Template, len(keys))}
 	for i, key := range keys {
-		t, err := gotemplate.New(key).Option("missingkey=error").Funcs(s.r.funcs).Parse(templates[key])
+		before := len(s.root.Templates())
+		t, err := s.root.New(key).Parse(templates[key])
+		if err == nil && len(s.root.Templates()) > before+1 {
+			err = fmt.Errorf("%s: define and block are not allowed in kseal templates", key)
+		}
 		if err != nil {
 			// Parsing sees only the template, which is public; redact in
 			// case it spells out a value anyway.
@@ -147,8 +154,6 @@ type run struct {
 	limits Limits
 	// values are the data the templates read, for redaction.
 	values map[string]string
-	// funcs are the functions templates may call, bound to this run.
-	funcs gotemplate.FuncMap
 	// work is the work charged so far (see Limits.MaxWork).
 	work int
 	// output is the number of bytes rendered so far, over all templates.
