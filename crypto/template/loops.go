@@ -3,6 +3,7 @@ package template
 import (
 	"math/bits"
 	"reflect"
+	"strconv"
 	"text/template/parse"
 )
 
@@ -19,7 +20,7 @@ const rangeFunc = "rangeOf"
 // boundRange makes range n call rangeOf with the body's cost.
 func boundRange(n *parse.RangeNode, bodyNodes int) {
 	id := parse.NewIdentifier(rangeFunc).SetPos(n.Pipe.Position())
-	cost := &parse.NumberNode{NodeType: parse.NodeNumber, Pos: n.Pipe.Position(), IsInt: true, Int64: int64(bodyNodes + 1), Text: "1"}
+	cost := &parse.NumberNode{NodeType: parse.NodeNumber, Pos: n.Pipe.Position(), IsInt: true, Int64: int64(bodyNodes + 1), Text: strconv.Itoa(bodyNodes + 1)}
 	n.Pipe.Cmds = append(n.Pipe.Cmds, &parse.CommandNode{NodeType: parse.NodeCommand, Pos: n.Pipe.Position(), Args: []parse.Node{id, cost}})
 }
 
