@@ -64,8 +64,10 @@ type ExternalSecretSpec struct {
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="false",message="syncWindows are not supported by kseal: remove them (use refreshPolicy OnChange or CreatedOnce to limit refreshes)"
 	SyncWindows *ExternalSecretSyncWindows `json:"syncWindows,omitempty"`
-	// SecretStoreRef names the store to fetch from.
-	SecretStoreRef SecretStoreRef `json:"secretStoreRef"`
+	// SecretStoreRef names the store to fetch from; as in ESO it may be left
+	// out when every entry names its own (sourceRef.storeRef).
+	// +optional
+	SecretStoreRef SecretStoreRef `json:"secretStoreRef,omitempty"`
 	// Target describes the Secret to write.
 	// +optional
 	Target ExternalSecretTarget `json:"target,omitempty"`
