@@ -2,7 +2,9 @@ package template
 
 import (
 	"bytes"
+	"crypto/sha1"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"reflect"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	yamlv3 "go.yaml.in/yaml/v3"
+	"golang.org/x/crypto/bcrypt"
 	"sigs.k8s.io/yaml"
 )
 
@@ -39,6 +42,7 @@ func (r *run) esoFuncs() gotemplate.FuncMap {
 		"certSANs":         r.wrap("certSANs", certSANs),
 		"jwkPublicKeyPem":  r.wrap("jwkPublicKeyPem", jwkPublicKeyPem),
 		"jwkPrivateKeyPem": r.wrap("jwkPrivateKeyPem", jwkPrivateKeyPem),
+		"htpasswd":         r.wrap("htpasswd", htpasswd),
 	}
 	for name := range esoUnavailable {
 		out[name] = refused(name, "it is not implemented yet; build the value outside the template")
@@ -205,4 +209,22 @@ func pemString(typ string, der []byte) string {
 	var b bytes.Buffer
 	_ = pem.Encode(&b, &pem.Block{Type: typ, Bytes: der})
 	return b.String()
+}
+
+// htpasswd writes an htpasswd line, as ESO's version of Sprig's htpasswd
+// does: with bcrypt, or with {SHA} when the third argument is "sha" (the
+// argument may be left out, as in Sprig).
+func htpasswd(user, password string, algorithm ...string) (string, error) {
+	if strings.Contains(user, ":") {
+		return "", errors.New("htpasswd: the user name contains ':'")
+	}
+	if len(algorithm) > 0 && algorithm[0] == "sha" {
+		sum := sha1.Sum([]byte(password))
+		return user + ":{SHA}" + base64.StdEncoding.EncodeToString(sum[:]), nil
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return "", errors.New("htpasswd: the password cannot be hashed with bcrypt (at most 72 bytes)")
+	}
+	return user + ":" + string(h), nil
 }

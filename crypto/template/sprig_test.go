@@ -83,6 +83,8 @@ func TestRender_sprigRandomAndCrypto(t *testing.T) {
 		`{{ uuidv4 }}`:                              func(s string) bool { return len(s) == 36 },
 		`{{ genPrivateKey "ecdsa" }}`:               func(s string) bool { return strings.HasPrefix(s, "-----BEGIN EC PRIVATE KEY-----") },
 		`{{ htpasswd "user" "pw" }}`:                func(s string) bool { return strings.HasPrefix(s, "user:$2a$") },
+		`{{ htpasswd "user" "pw" "bcrypt" }}`:       func(s string) bool { return strings.HasPrefix(s, "user:$2a$") },
+		`{{ htpasswd "user" "pw" "sha" }}`:          func(s string) bool { return s == "user:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=" },
 		`{{ (genCA "ca" 30).Cert }}`:                func(s string) bool { return strings.HasPrefix(s, "-----BEGIN CERTIFICATE-----") },
 		`{{ now | date "2006" }}`:                   func(s string) bool { return len(s) == 4 },
 		`{{ dateInZone "2006" (now) "UTC" }}`:       func(s string) bool { return len(s) == 4 },
