@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
@@ -140,7 +141,7 @@ func (r *externalSecretReconciler) renderTemplateFrom(ctx context.Context, es *v
 		for k, v := range pairs {
 			v, err := decodeValue(tf.ValuesDecodingStrategy, v)
 			if err != nil {
-				return terminal(v1alpha1.ReasonTemplateError, fmt.Errorf("template %q, key %q: valuesDecodingStrategy %s: %w", it.key, k, tf.ValuesDecodingStrategy, err))
+				return terminal(v1alpha1.ReasonTemplateError, fmt.Errorf("template %q: valuesDecodingStrategy %s: %w", it.key, tf.ValuesDecodingStrategy, err))
 			}
 			out.set(targetOrData(tf.Target), k, v)
 		}
@@ -210,7 +211,7 @@ func keysAndValues(rendered []byte) (map[string][]byte, error) {
 		case nil:
 			out[k] = nil
 		case map[string]any, []any:
-			return nil, fmt.Errorf("the value of key %q is a map or a list: make it a string", k)
+			return nil, errors.New("a value is a map or a list: make every value a string")
 		default:
 			out[k] = fmt.Append(nil, v)
 		}

@@ -42,11 +42,14 @@ const (
 	costSmall  = 1 << 10   // ecdsa and ed25519 keys, parsing a key
 )
 
+// sprigBase is Sprig's function map, built once.
+var sprigBase = sprig.TxtFuncMap()
+
 // sprigFuncs returns Sprig's functions (without unavailable), bounded and
 // charged to r.
 func (r *run) sprigFuncs() gotemplate.FuncMap {
 	out := gotemplate.FuncMap{}
-	for name, fn := range sprig.TxtFuncMap() {
+	for name, fn := range sprigBase {
 		if why, ok := unavailable[name]; ok {
 			out[name] = refused(name, why)
 			continue
