@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
+	"github.com/kseal-dev/kseal/crypto/template"
 	"github.com/kseal-dev/kseal/providers"
 )
 
@@ -73,12 +74,13 @@ func fetchAll(ctx context.Context, es *v1alpha1.ExternalSecret, pf providerFor) 
 	}
 	wg.Wait()
 	refs := len(es.Spec.Data)
+	session := template.DefaultLimits.Session()
 	for i, df := range es.Spec.DataFrom {
 		if df.Extract == nil && df.Find == nil {
 			continue
 		}
 		refs++
-		found, gone, err := fetchDataFrom(ctx, df, pf)
+		found, gone, err := fetchDataFrom(ctx, session, df, pf)
 		if gone {
 			notFound++
 		}
@@ -108,7 +110,7 @@ func dataFromKind(df v1alpha1.ExternalSecretDataFromRemoteRef) string {
 
 // fetchDataFrom fetches one dataFrom entry and turns it into Secret keys
 // and values. gone reports that nothing was found.
-func fetchDataFrom(ctx context.Context, df v1alpha1.ExternalSecretDataFromRemoteRef, pf providerFor) (map[string][]byte, bool, error) {
+func fetchDataFrom(ctx context.Context, session *template.Session, df v1alpha1.ExternalSecretDataFromRemoteRef, pf providerFor) (map[string][]byte, bool, error) {
 	var storeRef *v1alpha1.SecretStoreRef
 	if df.SourceRef != nil {
 		storeRef = df.SourceRef.StoreRef
@@ -152,7 +154,7 @@ func fetchDataFrom(ctx context.Context, df v1alpha1.ExternalSecretDataFromRemote
 			return nil, true, nil
 		}
 	}
-	keyed, err := dataFromKeys(df, conv, found)
+	keyed, err := dataFromKeys(session, df, conv, found)
 	if err != nil {
 		return nil, false, err
 	}

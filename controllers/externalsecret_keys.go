@@ -31,11 +31,13 @@ var validSecretKey = regexp.MustCompile(`^[-._a-zA-Z0-9]+$`)
 // conversion strategy when it has none, and checks the resulting keys:
 // empty keys are dropped (as in ESO); an invalid one is an error naming the
 // entry, never the value.
-func dataFromKeys(df v1alpha1.ExternalSecretDataFromRemoteRef, conv v1alpha1.ConversionStrategy, in map[string][]byte) (map[string][]byte, error) {
+//
+// The transform templates of all entries of one ExternalSecret share the
+// session s, and with it one set of template limits.
+func dataFromKeys(s *template.Session, df v1alpha1.ExternalSecretDataFromRemoteRef, conv v1alpha1.ConversionStrategy, in map[string][]byte) (map[string][]byte, error) {
 	out := in
 	var err error
 	if len(df.Rewrite) > 0 {
-		s := template.DefaultLimits.Session()
 		for i, rw := range df.Rewrite {
 			if out, err = rewrite(s, rw, out); err != nil {
 				return nil, fmt.Errorf("rewrite[%d]: %w", i, err)

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
+	"github.com/kseal-dev/kseal/crypto/template"
 )
 
 func strMap(m map[string][]byte) map[string]string {
@@ -52,7 +53,7 @@ func TestDataFromKeys(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			df := v1alpha1.ExternalSecretDataFromRemoteRef{Rewrite: tt.rewrite}
-			got, err := dataFromKeys(df, tt.conv, maps.Clone(in))
+			got, err := dataFromKeys(template.DefaultLimits.Session(), df, tt.conv, maps.Clone(in))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err %v, want %q", err, tt.wantErr)

@@ -52,11 +52,16 @@ type Session struct {
 // Session starts a session with the limits l.
 func (l Limits) Session() *Session {
 	l = l.withDefaults()
-	r := &run{limits: l}
-	// Every template of the session is associated with root, so that the
-	// functions are bound once.
-	root := gotemplate.New("").Option("missingkey=error").Funcs(r.funcMap())
-	return &Session{r: r, root: root}
+	return &Session{r: &run{limits: l}}
+}
+
+// rootTemplate returns the template every template of the session is
+// associated with, so that the functions are bound once, on first use.
+func (s *Session) rootTemplate() *gotemplate.Template {
+	if s.root == nil {
+		s.root = gotemplate.New("").Option("missingkey=error").Funcs(s.r.funcMap())
+	}
+	return s.root
 }
 
 // Parsed is a set of parsed templates, ready to be executed over data.
@@ -86,9 +91,10 @@ func (s *Session) Parse(templates map[string]string) (*Parsed, error) {
 	keys := slices.Sorted(maps.Keys(templates))
 	p := &Parsed{s: s, keys: keys, parsed: make([]*gotemplate.Template, len(keys))}
 	for i, key := range keys {
-		before := len(s.root.Templates())
-		t, err := s.root.New(key).Parse(templates[key])
-		if err == nil && len(s.root.Templates()) > before+1 {
+		root := s.rootTemplate()
+		before := len(root.Templates())
+		t, err := root.New(key).Parse(templates[key])
+		if err == nil && len(root.Templates()) > before+1 {
 			err = fmt.Errorf("%s: define and block are not allowed in kseal templates", key)
 		}
 		if err != nil {
