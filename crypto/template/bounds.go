@@ -2,6 +2,7 @@ package template
 
 import (
 	"reflect"
+	"regexp/syntax"
 	"strings"
 )
 
@@ -153,11 +154,40 @@ func regexBound(per int) boundFunc {
 	}
 }
 
+// maxRegexpProgram bounds the instructions of a compiled regular
+// expression: "\pL{1000}" is short but compiles to a thousand of them.
+const maxRegexpProgram = 16 << 10
+
+// checkRegexp refuses a regular expression that is too long or compiles to
+// too large a program, and charges its compiling and its matching over s:
+// Go's engine takes time proportional to the program's size times the
+// input's.
 func checkRegexp(r *run, re, s string) error {
 	if len(re) > maxRegexp {
 		return usageError("the regular expression is %d bytes long, more than the %d a template may use", len(re), maxRegexp)
 	}
-	return r.charge(mul(len(s)+1, len(re)/8+1))
+	parsed, err := syntax.Parse(re, syntax.Perl)
+	if err != nil {
+		return nil // the function itself reports it
+	}
+	n := programSize(parsed)
+	if n > maxRegexpProgram {
+		return usageError("the regular expression compiles to more than %d instructions (counted repetitions multiply): make it simpler", maxRegexpProgram)
+	}
+	return r.charge(16*n + mul(len(s)+1, n/8+1))
+}
+
+// programSize estimates, without expanding it, how many instructions re
+// compiles to (at most maxRegexpProgram+1).
+func programSize(re *syntax.Regexp) int {
+	n := 1
+	for _, sub := range re.Sub {
+		n += programSize(sub)
+	}
+	if re.Op == syntax.OpRepeat {
+		n = mul(n, max(re.Max, re.Min, 1)+1)
+	}
+	return min(n, maxRegexpProgram+1)
 }
 
 // regexReplaceBound: every match (at most one per byte, and one more) is
