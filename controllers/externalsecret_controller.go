@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"maps"
 	"strconv"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -19,7 +19,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
-	"github.com/kseal-dev/kseal/crypto/template"
 	"github.com/kseal-dev/kseal/providers"
 )
 
@@ -45,6 +44,9 @@ type externalSecretReconciler struct {
 	clock func() time.Time
 	// reload restarts workloads after a data change; nil when off.
 	reload *reloader
+	// reader reads templateFrom ConfigMaps and Secrets uncached; the
+	// Client when nil.
+	reader client.Reader
 }
 
 // SetupWithManager registers the reconciler; owned Secrets are watched so
@@ -77,6 +79,9 @@ func (r *externalSecretReconciler) Reconcile(ctx context.Context, req reconcile.
 func (r *externalSecretReconciler) reconcile(ctx context.Context, es *v1alpha1.ExternalSecret) (reconcile.Result, error) {
 	now := r.now()
 	interval := refreshInterval(es)
+	if p := es.Spec.RefreshPolicy; p == v1alpha1.RefreshPolicyCreatedOnce || p == v1alpha1.RefreshPolicyOnChange {
+		interval = 0
+	}
 	secret, err := r.targetSecret(ctx, es)
 	if err != nil {
 		return reconcile.Result{}, err
@@ -106,10 +111,20 @@ func (r *externalSecretReconciler) reconcile(ctx context.Context, es *v1alpha1.E
 // refresh not yet due, and the Secret's data unchanged since kseal wrote
 // it. It returns when to look again.
 func upToDate(es *v1alpha1.ExternalSecret, secret *corev1.Secret, now time.Time, interval time.Duration) (time.Duration, bool) {
+	intact := creationPolicy(es) == v1alpha1.CreationPolicyNone || (secret != nil && dataIntact(secret, managedKeys(secret)))
+	synced := es.Status.SyncedResourceVersion != "" && !es.Status.RefreshTime.IsZero()
+	switch es.Spec.RefreshPolicy {
+	case v1alpha1.RefreshPolicyCreatedOnce:
+		// As in ESO: once synced, only a missing or edited Secret is
+		// written again.
+		return 0, synced && intact
+	case v1alpha1.RefreshPolicyOnChange:
+		return 0, synced && intact && !forceSyncRequested(es) && es.Status.SyncedResourceVersion == syncVersion(es)
+	}
 	if forceSyncRequested(es) || es.Status.SyncedResourceVersion != syncVersion(es) || !apimeta.IsStatusConditionTrue(es.Status.Conditions, v1alpha1.ConditionReady) {
 		return 0, false
 	}
-	if creationPolicy(es) != v1alpha1.CreationPolicyNone && (secret == nil || !dataIntact(secret, managedKeys(secret))) {
+	if !intact {
 		return 0, false
 	}
 	if interval == 0 {
@@ -128,34 +143,69 @@ func (r *externalSecretReconciler) sync(ctx context.Context, es *v1alpha1.Extern
 	if err := checkPolicies(es); err != nil {
 		return "", "", err
 	}
-	store, err := r.resolveStore(ctx, es)
-	if err != nil {
-		return "", "", err
-	}
-	provider, err := r.providers.get(ctx, store)
-	if err != nil {
-		if errors.Is(err, errInvalidStore) {
-			return "", "", terminal(v1alpha1.ReasonInvalidSpec, fmt.Errorf("store %s: %w", store.Name, err))
+	pf := r.providerFor(es, map[v1alpha1.SecretStoreRef]providers.Provider{})
+	if es.Spec.SecretStoreRef.Name != "" {
+		// The default store is resolved first: a store problem is reported
+		// as such even when no entry reaches it.
+		if _, err := pf(ctx, nil); err != nil {
+			return "", "", err
 		}
-		return "", "", retryable(v1alpha1.ReasonProviderError, fmt.Errorf("store %s: %w", store.Name, err))
 	}
-	data, allGone, err := fetchAll(ctx, es, provider)
+	data, allGone, err := fetchAll(ctx, es, pf)
 	if err != nil {
 		if allGone && es.Spec.Target.DeletionPolicy == v1alpha1.DeletionPolicyDelete {
 			return r.deleteGone(ctx, es, secret)
 		}
 		return "", "", classify(err)
 	}
-	if data, err = renderTemplate(es, data); err != nil {
+	out, err := r.renderTemplate(ctx, es, data)
+	if err != nil {
 		return "", "", err
 	}
 	if creationPolicy(es) == v1alpha1.CreationPolicyNone {
-		return v1alpha1.ReasonSecretSynced, fmt.Sprintf("fetched %d keys (creationPolicy None: no Secret written)", len(data)), nil
+		return v1alpha1.ReasonSecretSynced, fmt.Sprintf("fetched %d keys (creationPolicy None: no Secret written)", len(out.data)), nil
 	}
-	if err := r.write(ctx, es, secret, data); err != nil {
+	if err := r.write(ctx, es, secret, out); err != nil {
 		return "", "", err
 	}
-	return v1alpha1.ReasonSecretSynced, fmt.Sprintf("Secret %s synced (%d keys)", targetName(es), len(data)), nil
+	return v1alpha1.ReasonSecretSynced, fmt.Sprintf("Secret %s synced (%d keys)", targetName(es), len(out.data)), nil
+}
+
+// providerFor resolves store references to providers, each once: nil is
+// spec.secretStoreRef, and a sourceRef.storeRef names another store of the
+// same namespace (or a ClusterSecretStore that allows it).
+func (r *externalSecretReconciler) providerFor(es *v1alpha1.ExternalSecret, seen map[v1alpha1.SecretStoreRef]providers.Provider) providerFor {
+	var mu sync.Mutex
+	return func(ctx context.Context, ref *v1alpha1.SecretStoreRef) (providers.Provider, error) {
+		key := es.Spec.SecretStoreRef
+		if ref != nil {
+			key = *ref
+		}
+		if key.Kind == "" {
+			key.Kind = v1alpha1.SecretStoreKind
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if p, ok := seen[key]; ok {
+			return p, nil
+		}
+		if key.Name == "" {
+			return nil, terminal(v1alpha1.ReasonInvalidSpec, errors.New("no store: set spec.secretStoreRef, or sourceRef.storeRef on every entry"))
+		}
+		store, err := r.resolveStoreRef(ctx, es.Namespace, key)
+		if err != nil {
+			return nil, err
+		}
+		p, err := r.providers.get(ctx, store)
+		if err != nil {
+			if errors.Is(err, errInvalidStore) {
+				return nil, terminal(v1alpha1.ReasonInvalidSpec, fmt.Errorf("store %s: %w", store.Name, err))
+			}
+			return nil, retryable(v1alpha1.ReasonProviderError, fmt.Errorf("store %s: %w", store.Name, err))
+		}
+		seen[key] = p
+		return p, nil
+	}
 }
 
 // checkPolicies refuses the combinations External Secrets Operator also
@@ -165,25 +215,25 @@ func checkPolicies(es *v1alpha1.ExternalSecret) error {
 	if p := creationPolicy(es); es.Spec.Target.DeletionPolicy == v1alpha1.DeletionPolicyDelete && (p == v1alpha1.CreationPolicyMerge || p == v1alpha1.CreationPolicyNone) {
 		return terminal(v1alpha1.ReasonInvalidSpec, fmt.Errorf("deletionPolicy Delete cannot be combined with creationPolicy %s: it would delete a Secret this ExternalSecret does not own; use deletionPolicy Retain", p))
 	}
-	return nil
+	return checkUnsupported(es)
 }
 
-// renderTemplate applies spec.target.template.data: as in ESO, a template's
-// keys replace the fetched keys.
-func renderTemplate(es *v1alpha1.ExternalSecret, data map[string][]byte) (map[string][]byte, error) {
-	t := es.Spec.Target.Template
-	if t == nil || len(t.Data) == 0 {
-		return data, nil
+// checkUnsupported refuses what the schema accepts but kseal's providers
+// cannot do yet, saying what to write instead.
+func checkUnsupported(es *v1alpha1.ExternalSecret) error {
+	refs := []*v1alpha1.ExternalSecretDataRemoteRef{}
+	for i := range es.Spec.Data {
+		refs = append(refs, &es.Spec.Data[i].RemoteRef)
 	}
-	rendered := maps.Clone(data)
-	if err := template.Render(t.Data, rendered); err != nil {
-		return nil, terminal(v1alpha1.ReasonTemplateError, err)
+	for _, df := range es.Spec.DataFrom {
+		refs = append(refs, df.Extract)
 	}
-	out := make(map[string][]byte, len(t.Data))
-	for k := range t.Data {
-		out[k] = rendered[k]
+	for _, ref := range refs {
+		if ref != nil && ref.MetadataPolicy == v1alpha1.MetadataPolicyFetch {
+			return terminal(v1alpha1.ReasonInvalidSpec, fmt.Errorf("remoteRef %s: metadataPolicy Fetch is not supported by kseal yet: remove it (or set None) to read the value", ref.Key))
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // classify turns a provider error into a stepError with a reason.
@@ -193,7 +243,8 @@ func classify(err error) error {
 		return retryable(v1alpha1.ReasonProviderError, err)
 	case errors.Is(err, providers.ErrNotFound), errors.Is(err, providers.ErrPropertyNotFound):
 		return retryLater(v1alpha1.ReasonRemoteNotFound, err)
-	case errors.Is(err, providers.ErrNotJSON), errors.Is(err, providers.ErrUnsupported):
+	case errors.Is(err, providers.ErrNotJSON), errors.Is(err, providers.ErrUnsupported),
+		errors.Is(err, errBadKeys), errors.Is(err, errBadRewrite), errors.Is(err, errBadValue):
 		return terminal(v1alpha1.ReasonInvalidSpec, err)
 	}
 	return retryable(v1alpha1.ReasonProviderError, err)

@@ -165,7 +165,7 @@ func TestFetchAll(t *testing.T) {
 			{Find: &v1alpha1.ExternalSecretFind{Path: "team/"}},
 		},
 	}}
-	data, _, err := fetchAll(t.Context(), es, p)
+	data, _, err := fetchAll(t.Context(), es, only(p))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,12 +181,12 @@ func TestFetchAll(t *testing.T) {
 	gone := &v1alpha1.ExternalSecret{Spec: v1alpha1.ExternalSecretSpec{Data: []v1alpha1.ExternalSecretData{
 		{SecretKey: "a", RemoteRef: v1alpha1.ExternalSecretDataRemoteRef{Key: "missing"}},
 	}}}
-	if _, allGone, err := fetchAll(t.Context(), gone, p); err == nil || !allGone {
+	if _, allGone, err := fetchAll(t.Context(), gone, only(p)); err == nil || !allGone {
 		t.Errorf("every reference missing: allGone=%v err=%v", allGone, err)
 	}
 	some := gone.DeepCopy()
 	some.Spec.Data = append(some.Spec.Data, v1alpha1.ExternalSecretData{SecretKey: "b", RemoteRef: v1alpha1.ExternalSecretDataRemoteRef{Key: "db", Property: "nope"}})
-	if _, allGone, err := fetchAll(t.Context(), some, p); err == nil || allGone {
+	if _, allGone, err := fetchAll(t.Context(), some, only(p)); err == nil || allGone {
 		t.Errorf("one reference missing, one property missing: allGone=%v err=%v", allGone, err)
 	}
 }
@@ -253,7 +253,7 @@ func TestFetchAll_dataWinsOverDataFrom(t *testing.T) {
 			{Extract: &v1alpha1.ExternalSecretDataRemoteRef{Key: "two"}},
 		},
 	}}
-	data, _, err := fetchAll(t.Context(), es, p)
+	data, _, err := fetchAll(t.Context(), es, only(p))
 	if err != nil {
 		t.Fatal(err)
 	}

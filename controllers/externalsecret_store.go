@@ -13,10 +13,9 @@ import (
 	"github.com/kseal-dev/kseal/api/v1alpha1"
 )
 
-// resolveStore finds the referenced store and checks that this namespace
-// may use it.
-func (r *externalSecretReconciler) resolveStore(ctx context.Context, es *v1alpha1.ExternalSecret) (*storeInfo, error) {
-	ref := es.Spec.SecretStoreRef
+// resolveStoreRef finds the store ref names for an ExternalSecret in
+// namespace and checks that the namespace may use it.
+func (r *externalSecretReconciler) resolveStoreRef(ctx context.Context, namespace string, ref v1alpha1.SecretStoreRef) (*storeInfo, error) {
 	if ref.Kind == v1alpha1.ClusterSecretStoreKind {
 		var css v1alpha1.ClusterSecretStore
 		if err := r.Get(ctx, client.ObjectKey{Name: ref.Name}, &css); err != nil {
@@ -25,19 +24,19 @@ func (r *externalSecretReconciler) resolveStore(ctx context.Context, es *v1alpha
 			}
 			return nil, err
 		}
-		allowed, err := r.namespaceAllowed(ctx, css.Spec.Conditions, es.Namespace)
+		allowed, err := r.namespaceAllowed(ctx, css.Spec.Conditions, namespace)
 		if err != nil {
 			return nil, err
 		}
 		if !allowed {
-			return nil, terminal(v1alpha1.ReasonStoreNotAllowed, fmt.Errorf("ClusterSecretStore %s does not allow namespace %s (see its spec.conditions)", ref.Name, es.Namespace))
+			return nil, terminal(v1alpha1.ReasonStoreNotAllowed, fmt.Errorf("ClusterSecretStore %s does not allow namespace %s (see its spec.conditions)", ref.Name, namespace))
 		}
-		return &storeInfo{Kind: v1alpha1.ClusterSecretStoreKind, Name: css.Name, Spec: &css.Spec, Generation: css.Generation, RefNamespace: es.Namespace}, nil
+		return &storeInfo{Kind: v1alpha1.ClusterSecretStoreKind, Name: css.Name, Spec: &css.Spec, Generation: css.Generation, RefNamespace: namespace}, nil
 	}
 	var ss v1alpha1.SecretStore
-	if err := r.Get(ctx, client.ObjectKey{Namespace: es.Namespace, Name: ref.Name}, &ss); err != nil {
+	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, &ss); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, retryLater(v1alpha1.ReasonStoreNotFound, fmt.Errorf("SecretStore %s/%s not found", es.Namespace, ref.Name))
+			return nil, retryLater(v1alpha1.ReasonStoreNotFound, fmt.Errorf("SecretStore %s/%s not found", namespace, ref.Name))
 		}
 		return nil, err
 	}

@@ -20,8 +20,8 @@ import (
 
 // write puts the fetched data into the target Secret through the shared
 // rule set and writer: a refresh that found the same values writes nothing.
-func (r *externalSecretReconciler) write(ctx context.Context, es *v1alpha1.ExternalSecret, current *corev1.Secret, data map[string][]byte) error {
-	desired := desiredSecret(es, current, data)
+func (r *externalSecretReconciler) write(ctx context.Context, es *v1alpha1.ExternalSecret, current *corev1.Secret, out *renderedSecret) error {
+	desired := desiredSecret(es, current, out)
 	in := externalSecretInput(es, current, desired)
 	act, reason, message := decide(in)
 	switch act {
@@ -36,14 +36,14 @@ func (r *externalSecretReconciler) write(ctx context.Context, es *v1alpha1.Exter
 	return nil
 }
 
-// desiredSecret is the Secret the ExternalSecret asks for: the fetched data
-// with the template's metadata and type. A Secret's type cannot change, so
-// an existing Secret keeps its own.
-func desiredSecret(es *v1alpha1.ExternalSecret, current *corev1.Secret, data map[string][]byte) *corev1.Secret {
-	s := &corev1.Secret{Data: data, Type: corev1.SecretTypeOpaque}
+// desiredSecret is the Secret the ExternalSecret asks for: the rendered
+// data and metadata with the template's type. A Secret's type cannot
+// change, so an existing Secret keeps its own.
+func desiredSecret(es *v1alpha1.ExternalSecret, current *corev1.Secret, out *renderedSecret) *corev1.Secret {
+	s := &corev1.Secret{Data: out.data, Type: corev1.SecretTypeOpaque}
+	s.Labels = maps.Clone(out.labels)
+	s.Annotations = maps.Clone(out.annotations)
 	if t := es.Spec.Target.Template; t != nil {
-		s.Labels = maps.Clone(t.Metadata.Labels)
-		s.Annotations = maps.Clone(t.Metadata.Annotations)
 		if t.Type != "" {
 			s.Type = t.Type
 		}

@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
 	"github.com/kseal-dev/kseal/providers"
@@ -42,7 +41,7 @@ func pushValues(ps *v1alpha1.PushSecret, s *corev1.Secret) ([]pushValue, error) 
 			return nil, terminal(v1alpha1.ReasonInvalidSpec, fmt.Errorf("spec.data[%d] and spec.data[%d] push to the same remote key %s", j, i, ref))
 		}
 		seen[ref] = i
-		data := convertKeys(d.ConversionStrategy, s.Data)
+		data := pushConvertKeys(d.ConversionStrategy, s.Data)
 		key := d.Match.SecretKey
 		if key == "" {
 			whole := make(map[string]string, len(data))
@@ -69,8 +68,8 @@ func pushValues(ps *v1alpha1.PushSecret, s *corev1.Secret) ([]pushValue, error) 
 // character ("_U0024_" for "$").
 var unicodeEscape = regexp.MustCompile(`_U([0-9a-fA-F]{4})_`)
 
-// convertKeys applies a conversion strategy to the Secret's keys.
-func convertKeys(strategy v1alpha1.PushSecretConversionStrategy, data map[string][]byte) map[string][]byte {
+// pushConvertKeys applies a PushSecret conversion strategy to the Secret's keys.
+func pushConvertKeys(strategy v1alpha1.PushSecretConversionStrategy, data map[string][]byte) map[string][]byte {
 	if strategy != v1alpha1.PushSecretConversionReverseUnicode {
 		return data
 	}
@@ -167,10 +166,7 @@ func pushError(err error) error {
 // returns its provider when it can push.
 func (r *pushSecretReconciler) pusher(ctx context.Context, ps *v1alpha1.PushSecret, ref v1alpha1.PushSecretStoreRef) (providers.Pusher, string, error) {
 	lookup := &externalSecretReconciler{Client: r.Client}
-	store, err := lookup.resolveStore(ctx, &v1alpha1.ExternalSecret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ps.Namespace},
-		Spec:       v1alpha1.ExternalSecretSpec{SecretStoreRef: v1alpha1.SecretStoreRef{Name: ref.Name, Kind: ref.Kind}},
-	})
+	store, err := lookup.resolveStoreRef(ctx, ps.Namespace, v1alpha1.SecretStoreRef{Name: ref.Name, Kind: ref.Kind})
 	if err != nil {
 		return nil, ref.Name, err
 	}

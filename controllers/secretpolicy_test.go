@@ -174,7 +174,7 @@ func TestDecide_externalSecret(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			es := esWith(tt.policy)
-			in := externalSecretInput(es, tt.current, desiredSecret(es, tt.current, tt.data))
+			in := externalSecretInput(es, tt.current, desiredSecret(es, tt.current, untemplated(es, tt.data)))
 			act, reason, msg := decide(in)
 			if act != tt.want || reason != tt.reason {
 				t.Errorf("got action %d reason %s (%s), want %d %s", act, reason, msg, tt.want, tt.reason)
@@ -200,7 +200,7 @@ func TestDecide_externalSecretWrittenOnce(t *testing.T) {
 				}
 			}
 			data := map[string][]byte{"password": []byte("pw")}
-			desired := desiredSecret(es, current, data)
+			desired := desiredSecret(es, current, untemplated(es, data))
 			in := externalSecretInput(es, current, desired)
 			act, _, _ := decide(in)
 			if err := writeTargetSecret(t.Context(), c, es, in, desired, "", act, nil); err != nil {
@@ -210,7 +210,7 @@ func TestDecide_externalSecretWrittenOnce(t *testing.T) {
 			if err := c.Get(t.Context(), types.NamespacedName{Namespace: "prod", Name: "db"}, written); err != nil {
 				t.Fatal(err)
 			}
-			if act, reason, msg := decide(externalSecretInput(es, written, desiredSecret(es, written, map[string][]byte{"password": []byte("pw")}))); act != actionNone {
+			if act, reason, msg := decide(externalSecretInput(es, written, desiredSecret(es, written, untemplated(es, map[string][]byte{"password": []byte("pw")})))); act != actionNone {
 				t.Errorf("second refresh with the same values: action %d %s (%s), want none", act, reason, msg)
 			}
 			if string(written.Data["password"]) != "pw" || policy == v1alpha1.CreationPolicyMerge && string(written.Data["theirs"]) != "x" {

@@ -175,6 +175,7 @@ func setupExternalSecrets(mgr ctrl.Manager, opts Options, reload *reloader) erro
 		recorder:  mgr.GetEventRecorderFor("kseal-controller"), //nolint:staticcheck // core/v1 events
 		workers:   max(opts.ExternalSecretWorkers, 1),
 		reload:    reload,
+		reader:    mgr.GetAPIReader(),
 	}
 	if err := esr.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("externalsecret controller: %w", err)

@@ -12,7 +12,8 @@ const (
 )
 
 // CreationPolicy says how an ExternalSecret treats its target Secret.
-// +kubebuilder:validation:Enum=Owner;Merge;Orphan;None
+// +kubebuilder:validation:Enum=Owner;Merge;Orphan;None;CreateOrMerge
+// +kubebuilder:validation:XValidation:rule="self != 'CreateOrMerge'",message="creationPolicy CreateOrMerge is not supported by kseal: use Owner (create and own the Secret) or Merge (merge into an existing Secret)"
 type CreationPolicy string
 
 // Creation policies (ESO semantics).
@@ -30,7 +31,8 @@ const (
 )
 
 // DeletionPolicy says what happens to data that vanished from the provider.
-// +kubebuilder:validation:Enum=Retain;Delete
+// +kubebuilder:validation:Enum=Retain;Delete;Merge
+// +kubebuilder:validation:XValidation:rule="self != 'Merge'",message="deletionPolicy Merge is not supported by kseal: use Retain (keep the last values) or Delete (delete the Secret when every remote value is gone)"
 type DeletionPolicy string
 
 // Deletion policies (ESO semantics).
@@ -51,8 +53,21 @@ type ExternalSecretSpec struct {
 	// many objects do not refresh in lockstep. Default 1h.
 	// +optional
 	RefreshInterval *metav1.Duration `json:"refreshInterval,omitempty"`
-	// SecretStoreRef names the store to fetch from.
-	SecretStoreRef SecretStoreRef `json:"secretStoreRef"`
+	// RefreshPolicy: Periodic (default: every refreshInterval and on every
+	// spec change), OnChange (only when the spec or the force-sync
+	// annotation changes) or CreatedOnce (fetch once; never refresh a
+	// Secret that exists and is intact).
+	// +optional
+	RefreshPolicy RefreshPolicy `json:"refreshPolicy,omitempty"`
+	// SyncWindows is accepted for ESO compatibility and refused: kseal has
+	// no sync windows.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="false",message="syncWindows are not supported by kseal: remove them (use refreshPolicy OnChange or CreatedOnce to limit refreshes)"
+	SyncWindows *ExternalSecretSyncWindows `json:"syncWindows,omitempty"`
+	// SecretStoreRef names the store to fetch from; as in ESO it may be left
+	// out when every entry names its own (sourceRef.storeRef).
+	// +optional
+	SecretStoreRef SecretStoreRef `json:"secretStoreRef,omitempty"`
 	// Target describes the Secret to write.
 	// +optional
 	Target ExternalSecretTarget `json:"target,omitempty"`
@@ -98,6 +113,11 @@ type ExternalSecretTarget struct {
 	// Immutable marks the Secret immutable.
 	// +optional
 	Immutable bool `json:"immutable,omitempty"`
+	// Manifest is accepted for ESO compatibility and refused unless it
+	// names a core/v1 Secret: kseal writes Secrets only.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self.apiVersion == 'v1' && self.kind == 'Secret'",message="target.manifest is not supported by kseal: it writes Secrets only; remove target.manifest"
+	Manifest *ManifestReference `json:"manifest,omitempty"`
 }
 
 // ExternalSecretTemplate shapes the written Secret.
@@ -105,6 +125,19 @@ type ExternalSecretTemplate struct {
 	// Type is the Secret type; Opaque when empty.
 	// +optional
 	Type corev1.SecretType `json:"type,omitempty"`
+	// EngineVersion is v2 (ESO's v2 engine: Sprig and ESO's functions);
+	// ESO's deprecated v1 engine is refused.
+	// +optional
+	EngineVersion TemplateEngineVersion `json:"engineVersion,omitempty"`
+	// MergePolicy: Replace (default: the Secret holds only the templated
+	// keys) or Merge (the templated keys are added to the fetched ones).
+	// +optional
+	MergePolicy TemplateMergePolicy `json:"mergePolicy,omitempty"`
+	// TemplateFrom renders templates held in ConfigMaps, Secrets (of the
+	// ExternalSecret's namespace) or literals, before Data.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	TemplateFrom []TemplateFrom `json:"templateFrom,omitempty"`
 	// Metadata holds labels and annotations for the Secret.
 	// +optional
 	Metadata ExternalSecretTemplateMetadata `json:"metadata,omitempty"`
@@ -115,7 +148,8 @@ type ExternalSecretTemplate struct {
 	Data map[string]string `json:"data,omitempty"`
 }
 
-// ExternalSecretTemplateMetadata holds the Secret's labels and annotations.
+// ExternalSecretTemplateMetadata holds the Secret's labels and annotations;
+// their values are templates, as in ESO.
 type ExternalSecretTemplateMetadata struct {
 	// Labels for the Secret.
 	// +optional
@@ -123,6 +157,10 @@ type ExternalSecretTemplateMetadata struct {
 	// Annotations for the Secret.
 	// +optional
 	Annotations map[string]string `json:"annotations,omitempty"`
+	// Finalizers is accepted for ESO compatibility and refused.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="size(self) == 0",message="template.metadata.finalizers is not supported by kseal: remove it (kseal never blocks the deletion of a Secret it writes)"
+	Finalizers []string `json:"finalizers,omitempty"`
 }
 
 // ExternalSecretData maps one remote value to one Secret key.
@@ -132,6 +170,10 @@ type ExternalSecretData struct {
 	SecretKey string `json:"secretKey"`
 	// RemoteRef locates the value.
 	RemoteRef ExternalSecretDataRemoteRef `json:"remoteRef"`
+	// SourceRef fetches this value from another store than
+	// spec.secretStoreRef.
+	// +optional
+	SourceRef *StoreSourceRef `json:"sourceRef,omitempty"`
 }
 
 // ExternalSecretDataRemoteRef locates a remote value.
@@ -146,6 +188,23 @@ type ExternalSecretDataRemoteRef struct {
 	// "uuid/<version id>"; for Vault KV v2 a version number.
 	// +optional
 	Version string `json:"version,omitempty"`
+	// MetadataPolicy: None (default) or Fetch (read the remote secret's
+	// metadata instead of its value; not supported by kseal's providers
+	// yet, and refused with reason InvalidSpec).
+	// +optional
+	MetadataPolicy MetadataPolicy `json:"metadataPolicy,omitempty"`
+	// ConversionStrategy: how dataFrom turns remote names into Secret keys:
+	// Default (invalid characters become "_") or Unicode ("_U0024_").
+	// +optional
+	ConversionStrategy ConversionStrategy `json:"conversionStrategy,omitempty"`
+	// DecodingStrategy decodes the fetched value: None (default), Base64,
+	// Base64URL or Auto (Base64, else Base64URL, else as is).
+	// +optional
+	DecodingStrategy DecodingStrategy `json:"decodingStrategy,omitempty"`
+	// NullBytePolicy: Ignore (default) or Fail (refuse a value holding a
+	// NUL byte).
+	// +optional
+	NullBytePolicy NullBytePolicy `json:"nullBytePolicy,omitempty"`
 }
 
 // ExternalSecretDataFromRemoteRef adds many keys at once.
@@ -156,6 +215,14 @@ type ExternalSecretDataFromRemoteRef struct {
 	// Find adds every remote secret that matches (key: secret name).
 	// +optional
 	Find *ExternalSecretFind `json:"find,omitempty"`
+	// Rewrite renames the keys this entry produces, in order.
+	// +optional
+	// +kubebuilder:validation:MaxItems=16
+	Rewrite []ExternalSecretRewrite `json:"rewrite,omitempty"`
+	// SourceRef fetches this entry from another store than
+	// spec.secretStoreRef (generators are refused).
+	// +optional
+	SourceRef *StoreGeneratorSourceRef `json:"sourceRef,omitempty"`
 }
 
 // ExternalSecretFind selects remote secrets.
@@ -169,11 +236,22 @@ type ExternalSecretFind struct {
 	// Tags filters by tags (AWS); all must match.
 	// +optional
 	Tags map[string]string `json:"tags,omitempty"`
+	// ConversionStrategy: how remote names become Secret keys (see
+	// ExternalSecretDataRemoteRef).
+	// +optional
+	ConversionStrategy ConversionStrategy `json:"conversionStrategy,omitempty"`
+	// DecodingStrategy decodes every value found.
+	// +optional
+	DecodingStrategy DecodingStrategy `json:"decodingStrategy,omitempty"`
+	// NullBytePolicy: Ignore (default) or Fail.
+	// +optional
+	NullBytePolicy NullBytePolicy `json:"nullBytePolicy,omitempty"`
 }
 
 // FindName filters names.
 type FindName struct {
 	// RegExp is a Go regular expression.
+	// +kubebuilder:validation:MaxLength=1024
 	RegExp string `json:"regexp,omitempty"`
 }
 

@@ -320,8 +320,8 @@ func TestUnseal_templateData(t *testing.T) {
 			inError:   `item "bad"`,
 		},
 		"undefined function": {
-			templates: map[string]string{"bad": `{{ env "HOME" }}`},
-			inError:   `function "env" not defined`,
+			templates: map[string]string{"bad": `{{ nosuchfunc "HOME" }}`},
+			inError:   `function "nosuchfunc" not defined`,
 		},
 		"undefined template": {
 			templates: map[string]string{"bad": `{{ template "x" }}`},

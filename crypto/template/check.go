@@ -7,19 +7,14 @@ import (
 )
 
 // check refuses the constructs that could run unbounded or reach beyond the
-// data: range (which can iterate over a huge integer), template calls
-// (recursion) and call. It adds the number of parse-tree nodes to nodes: with
-// none of those, each node runs at most once.
+// data: template calls (recursion) and call. It bounds every range (see
+// loops.go). It adds the number of parse-tree nodes to nodes: outside
+// ranges, each node runs at most once.
 func check(t *gotemplate.Template, nodes *int) error {
-	for _, tt := range t.Templates() {
-		if tt.Tree == nil || tt.Tree.Root == nil {
-			continue
-		}
-		if err := checkNode(tt.Tree, tt.Tree.Root, nodes); err != nil {
-			return err
-		}
+	if t.Tree == nil || t.Tree.Root == nil {
+		return nil
 	}
-	return nil
+	return checkNode(t.Tree, t.Tree.Root, nodes)
 }
 
 func checkNode(tree *parse.Tree, n parse.Node, nodes *int) error {
@@ -54,11 +49,16 @@ func checkNode(tree *parse.Tree, n parse.Node, nodes *int) error {
 	case *parse.WithNode:
 		children = branch(&n.BranchNode)
 	case *parse.RangeNode:
-		return refuse("range is")
+		before := *nodes
+		for _, c := range branch(&n.BranchNode) {
+			if err := checkNode(tree, c, nodes); err != nil {
+				return err
+			}
+		}
+		boundRange(n, *nodes-before)
+		return nil
 	case *parse.TemplateNode:
 		return refuse("template calls are")
-	case *parse.BreakNode, *parse.ContinueNode:
-		return refuse("break and continue are")
 	}
 	for _, c := range children {
 		if err := checkNode(tree, c, nodes); err != nil {

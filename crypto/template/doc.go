@@ -20,9 +20,16 @@
 // The functions are Go's builtins (and, or, not, len, index, slice, eq, ne,
 // lt, le, gt, ge, print, printf, println, html, js, urlquery), each replaced
 // where needed by a version that computes its output size from its arguments
-// first and refuses above the limits. There is no range, no template call
-// (so no loop and no recursion), no call, and no access to the environment
-// or files.
+// first and refuses above the limits; Sprig's, as External Secrets
+// Operator's v2 engine has them, and ESO's own (sprig.go, eso.go), each
+// called through a wrapper that measures its arguments, charges them, and
+// checks the most its result can hold (bounds.go) before it runs. range is
+// charged per iteration before the loop starts (loops.go). There is no
+// template call (so no recursion), no call, and no access to the
+// environment, files or the network.
+//
+// Session renders several sets of templates of one object (data templates,
+// templates read from elsewhere, key rewrites) within one set of limits.
 //
 // Errors are *Error values (errors.Is(err, ErrTemplate) holds). They say which
 // template failed, where, and which limit was reached, and never contain a

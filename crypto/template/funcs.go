@@ -2,16 +2,30 @@ package template
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	gotemplate "text/template"
 	"unsafe"
 )
 
-// funcMap returns the functions templates may call, bound to r. The builtins
-// missing here (and, or, not, len, slice) take constant time and allocate
-// nothing in proportion to their arguments; call is refused by check.
+// funcMap returns the functions templates may call, bound to r: Sprig's
+// and External Secrets Operator's (see sprig.go and eso.go), and kseal's
+// versions of the builtins. The builtins missing here (and, or, not, len)
+// take constant time and allocate nothing in proportion to their
+// arguments; call is refused by check.
 func (r *run) funcMap() gotemplate.FuncMap {
+	m := r.sprigFuncs()
+	maps.Copy(m, r.esoFuncs())
+	maps.Copy(m, r.builtins())
+	return m
+}
+
+// builtins are kseal's versions of text/template's builtins, and slice,
+// which Sprig also defines.
+func (r *run) builtins() gotemplate.FuncMap {
 	return gotemplate.FuncMap{
+		"slice":    r.slice,
+		"rangeOf":  r.rangeOf,
 		"print":    r.print,
 		"println":  r.println,
 		"printf":   r.printf,

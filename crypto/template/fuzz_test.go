@@ -33,6 +33,9 @@ func FuzzTemplate(f *testing.F) {
 		`{{ if eq .user .big }}{{ else }}{{ index . "n" }}{{ end }}`, `{{ range 10 }}{{ end }}`,
 		`{{ printf "%d" .password }}`, `{{ slice .big 3 9 }}{{ len . }}`, `{{ with .n }}{{ lt . "5" }}{{ end }}`,
 		`{{ .password.x }}`, `{{ index .password 99 }}`, `{{ printf "%v %#v %q %x" . . . . }}`,
+		`{{ repeat 3 .big | b64enc | b64dec }}`, `{{ $d := dict "a" .user }}{{ toJson $d }}{{ $_ := set $d "b" $d }}`,
+		`{{ range $k, $v := . }}{{ $k }}{{ range until 3 }}.{{ end }}{{ end }}`, `{{ regexReplaceAll "(a)" .big "$1$1" }}`,
+		`{{ fromYaml "a: &a [1]\nb: [*a, *a]" | toYaml }}`, `{{ splitList "" .big | join "," }}`, `{{ genPrivateKey "rsa" }}`,
 	} {
 		f.Add(s)
 	}

@@ -25,46 +25,114 @@ func (l Limits) Render(templates map[string]string, data map[string][]byte) erro
 	if len(templates) == 0 {
 		return nil
 	}
-	l = l.withDefaults()
-	if err := checkSources(l, templates); err != nil {
+	s := l.Session()
+	p, err := s.Parse(templates)
+	if err != nil {
 		return err
 	}
+	rendered, err := p.Execute(data)
+	if err != nil {
+		return err
+	}
+	maps.Copy(data, rendered)
+	return nil
+}
+
+// Session renders several sets of templates for one object (its data
+// templates, templates read from elsewhere, key rewrites, ...) within one
+// set of limits: the source, node, work and output budgets are shared by
+// everything the session parses and executes.
+type Session struct {
+	r    *run
+	root *gotemplate.Template
+	// sources and nodes are what the session's templates used so far.
+	sources, templates, nodes int
+}
+
+// Session starts a session with the limits l.
+func (l Limits) Session() *Session {
+	l = l.withDefaults()
+	return &Session{r: &run{limits: l}}
+}
+
+// rootTemplate returns the template every template of the session is
+// associated with, so that the functions are bound once, on first use.
+func (s *Session) rootTemplate() *gotemplate.Template {
+	if s.root == nil {
+		s.root = gotemplate.New("").Option("missingkey=error").Funcs(s.r.funcMap())
+	}
+	return s.root
+}
+
+// Parsed is a set of parsed templates, ready to be executed over data.
+type Parsed struct {
+	s      *Session
+	keys   []string
+	parsed []*gotemplate.Template
+}
+
+// Parse parses templates, within the session's source and node limits.
+// Errors are *Error values.
+func (s *Session) Parse(templates map[string]string) (*Parsed, error) {
+	l := s.r.limits
+	if err := checkSources(l, templates); err != nil {
+		return nil, err
+	}
+	s.templates += len(templates)
+	for _, src := range templates {
+		s.sources += len(src)
+	}
+	if s.templates > l.MaxTemplates {
+		return nil, &Error{Limit: LimitTemplates, Detail: fmt.Sprintf("more than the %d templates one object may have: split the object", l.MaxTemplates)}
+	}
+	if s.sources > l.MaxSourceSize {
+		return nil, &Error{Limit: LimitSourceSize, Detail: fmt.Sprintf("the templates are more than %d bytes in all, more than one object may have: split the object", l.MaxSourceSize)}
+	}
+	keys := slices.Sorted(maps.Keys(templates))
+	p := &Parsed{s: s, keys: keys, parsed: make([]*gotemplate.Template, len(keys))}
+	for i, key := range keys {
+		root := s.rootTemplate()
+		before := len(root.Templates())
+		t, err := root.New(key).Parse(templates[key])
+		if err == nil && len(root.Templates()) > before+1 {
+			err = fmt.Errorf("%s: define and block are not allowed in kseal templates", key)
+		}
+		if err != nil {
+			// Parsing sees only the template, which is public; redact in
+			// case it spells out a value anyway.
+			return nil, &Error{Key: key, Detail: s.r.redact(clip(strings.TrimPrefix(err.Error(), "template: ")))}
+		}
+		if err := check(t, &s.nodes); err != nil {
+			return nil, &Error{Key: key, Detail: s.r.redact(err.Error())}
+		}
+		if s.nodes > l.MaxNodes {
+			return nil, &Error{Key: key, Limit: LimitNodes, Detail: fmt.Sprintf("the templates of this object have more than %d actions, arguments and text pieces in all: make them simpler, or split the object", l.MaxNodes)}
+		}
+		p.parsed[i] = t
+	}
+	return p, nil
+}
+
+// Execute renders every template of p over data (each value as a string)
+// and returns the outputs by template key. It changes nothing in data.
+func (p *Parsed) Execute(data map[string][]byte) (map[string][]byte, error) {
+	r := p.s.r
 	// The values share memory with data, which the templates never change
 	// and which outlives the rendering; nothing built from them keeps them.
 	values := make(map[string]string, len(data))
 	for k, v := range data {
 		values[k] = unsafe.String(unsafe.SliceData(v), len(v))
 	}
-	r := &run{limits: l, values: values}
-	funcs := r.funcMap()
-	keys := slices.Sorted(maps.Keys(templates))
-	parsed := make([]*gotemplate.Template, len(keys))
-	nodes := 0
-	for i, key := range keys {
-		t, err := gotemplate.New(key).Option("missingkey=error").Funcs(funcs).Parse(templates[key])
-		if err != nil {
-			// Parsing sees only the template, which is public; redact in
-			// case it spells out a value anyway.
-			return &Error{Key: key, Detail: r.redact(clip(strings.TrimPrefix(err.Error(), "template: ")))}
-		}
-		if err := check(t, &nodes); err != nil {
-			return &Error{Key: key, Detail: r.redact(err.Error())}
-		}
-		if nodes > l.MaxNodes {
-			return &Error{Key: key, Limit: LimitNodes, Detail: fmt.Sprintf("the templates of this object have more than %d actions, arguments and text pieces in all: make them simpler, or split the object", l.MaxNodes)}
-		}
-		parsed[i] = t
-	}
-	rendered := make(map[string][]byte, len(keys))
-	for i, key := range keys {
+	r.values = values
+	rendered := make(map[string][]byte, len(p.keys))
+	for i, key := range p.keys {
 		out := &output{r: r}
-		if err := parsed[i].Execute(out, values); err != nil {
-			return r.execError(key, err)
+		if err := p.parsed[i].Execute(out, values); err != nil {
+			return nil, r.execError(key, err)
 		}
 		rendered[key] = out.Bytes()
 	}
-	maps.Copy(data, rendered)
-	return nil
+	return rendered, nil
 }
 
 // checkSources enforces the limits on the number and size of templates,
