@@ -66,6 +66,7 @@ type reloader struct {
 	recorder record.EventRecorder
 	opts     ReloadOptions
 	now      func() time.Time
+	rollouts bool // Argo Rollouts are restarted too (CRD installed, access granted)
 
 	mu       sync.Mutex
 	ctx      context.Context          // the manager's, once started
@@ -236,7 +237,7 @@ func (r *reloader) flush(namespace string) {
 }
 
 // listWorkloads reads the Deployments, StatefulSets and DaemonSets of one
-// namespace.
+// namespace, and its Argo Rollouts when they are restarted too.
 func (r *reloader) listWorkloads(ctx context.Context, namespace string) ([]workload, error) {
 	var (
 		d  appsv1.DeploymentList
@@ -248,7 +249,15 @@ func (r *reloader) listWorkloads(ctx context.Context, namespace string) ([]workl
 			return nil, err
 		}
 	}
-	return workloadsOf(&d, &s, &ds), nil
+	out := workloadsOf(&d, &s, &ds)
+	if r.rollouts {
+		ro, err := r.listRollouts(ctx, namespace)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ro...)
+	}
+	return out, nil
 }
 
 // concerns returns the changed Secrets (name to write) that restart w, by
@@ -283,13 +292,12 @@ func (r *reloader) concerns(b *reloadBatch, w workload) (map[string]string, []re
 // unless it was restarted for these writes already.
 func (r *reloader) restart(ctx context.Context, w workload, writes map[string]string, owners []reloadOwner) {
 	fp := restartFingerprint(writes)
-	if w.template.Annotations[v1alpha1.AnnotationRestartedFor] == fp {
+	if w.restartedFor() == fp {
 		rolloutRestarts.WithLabelValues(w.kind, "skipped").Inc()
 		return
 	}
 	secrets := strings.Join(slices.Sorted(maps.Keys(writes)), ", ")
-	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{%q:%q,%q:%q}}}}}`,
-		v1alpha1.AnnotationRestartedAt, r.now().UTC().Format(time.RFC3339), v1alpha1.AnnotationRestartedFor, fp)
+	patch := w.restartPatch(r.now(), fp)
 	target := w.obj.DeepCopyObject().(client.Object)
 	err := r.client.Patch(ctx, target, client.RawPatch(types.MergePatchType, []byte(patch)))
 	if apierrors.IsNotFound(err) {
@@ -371,7 +379,16 @@ func setupReloader(mgr ctrl.Manager, opts ReloadOptions) (*reloader, error) {
 	if err := checkReloadAccess(ctx, mgr.GetClient()); err != nil {
 		return nil, err
 	}
+	log := mgr.GetLogger().WithName("reload")
+	rollouts, err := setupRollouts(ctx, mgr.GetConfig(), mgr.GetClient(), func(msg string) { log.Info(msg) })
+	if err != nil {
+		return nil, fmt.Errorf("--rollout-restarts: %w", err)
+	}
 	r := newReloader(mgr.GetClient(), mgr.GetAPIReader(), mgr.GetEventRecorderFor("kseal-controller"), opts) //nolint:staticcheck // core/v1 events
+	r.rollouts = rollouts
+	if rollouts {
+		log.Info("Argo Rollouts installed: they are restarted too (spec.restartAt)")
+	}
 	if err := mgr.Add(r); err != nil {
 		return nil, err
 	}
