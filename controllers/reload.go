@@ -45,9 +45,11 @@ type ReloadOptions struct {
 	// Enabled turns rollout restarts on (--rollout-restarts). Off, no
 	// workload is read or patched.
 	Enabled bool
-	// Debounce is how long after the first Secret change in a namespace its
-	// workloads are restarted; every change in that window is served by
-	// one restart per workload. DefaultRolloutRestartDebounce when zero.
+	// Debounce is how long the Secret changes of a namespace must be quiet
+	// before its workloads are restarted; every change until then is
+	// served by one restart per workload. A steady stream of changes waits
+	// at most maxDebounceWindows times Debounce after its first change.
+	// DefaultRolloutRestartDebounce when zero.
 	Debounce time.Duration
 	// RatePerSecond bounds the restarts issued per namespace; a restart
 	// over the limit waits. DefaultRolloutRestartRate when zero.
@@ -75,9 +77,16 @@ type reloader struct {
 	flushing int                      // batches being served
 }
 
+// maxDebounceWindows bounds how long a batch can be held open by changes
+// that keep coming: its flush waits at most this many debounce windows
+// after its first change.
+const maxDebounceWindows = 4
+
 // reloadBatch collects the Secret changes of one namespace within the
 // debounce window.
 type reloadBatch struct {
+	// first and last are when its first and latest changes were seen.
+	first, last time.Time
 	// writes maps a changed Secret's name to the resourceVersion of the
 	// write that changed it.
 	writes map[string]string
@@ -153,10 +162,11 @@ func (r *reloader) secretChanged(ctx context.Context, namespace, name, rv string
 	defer r.mu.Unlock()
 	b := r.batches[namespace]
 	if b == nil {
-		b = &reloadBatch{writes: map[string]string{}, owners: map[string]reloadOwner{}}
+		b = &reloadBatch{first: r.now(), writes: map[string]string{}, owners: map[string]reloadOwner{}}
 		r.batches[namespace] = b
 		time.AfterFunc(r.opts.Debounce, func() { r.flush(namespace) })
 	}
+	b.last = r.now()
 	b.writes[name] = rv
 	subject := eventSubject(owner)
 	b.owners[fmt.Sprintf("%T/%s", owner, owner.GetName())] = reloadOwner{obj: subject, secret: name, targets: r.validTargets(subject, restartTargets(owner))}
@@ -188,6 +198,19 @@ func (r *reloader) idle() bool {
 func (r *reloader) flush(namespace string) {
 	r.mu.Lock()
 	b := r.batches[namespace]
+	if b != nil {
+		// Changes that keep coming (a controller still writing the
+		// Secrets of one commit) hold the batch open, up to a bound.
+		due := b.last.Add(r.opts.Debounce)
+		if bound := b.first.Add(maxDebounceWindows * r.opts.Debounce); bound.Before(due) {
+			due = bound
+		}
+		if wait := due.Sub(r.now()); wait > 0 {
+			time.AfterFunc(wait, func() { r.flush(namespace) })
+			r.mu.Unlock()
+			return
+		}
+	}
 	delete(r.batches, namespace)
 	ctx := r.ctx
 	lim := r.limiters[namespace]
