@@ -85,7 +85,7 @@ func TestReloadScale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	patchesBefore := h.apiserverRequests(t, "PATCH", "deployments")
+	apiBefore := h.apiserverWrites(t)
 	start := time.Now()
 	if err := h.resealChanged(ns, changed); err != nil {
 		t.Fatal(err)
@@ -107,7 +107,13 @@ func TestReloadScale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	patches := h.apiserverRequests(t, "PATCH", "deployments") - patchesBefore
+	apiWrites := h.apiserverWrites(t)
+	for k, v := range apiBefore {
+		if apiWrites[k] -= v; apiWrites[k] == 0 {
+			delete(apiWrites, k)
+		}
+	}
+	patches := apiWrites["PATCH deployments"]
 	got := h.restartedDeployments(t, ns)
 	if !slices.Equal(got, want) {
 		t.Errorf("restarted %d Deployments, want exactly the %d affected ones", len(got), len(want))
@@ -118,8 +124,9 @@ func TestReloadScale(t *testing.T) {
 		writes[m] = final.sum("rest_client_requests_total", "method", m) - before.sum("rest_client_requests_total", "method", m)
 	}
 	t.Logf("reload N=%d: %d of %d SealedSecrets re-sealed (in %v); %d Deployments affected; %v restarts issued; "+
-		"all patched %v after the first change; Deployment PATCHes seen by the API server: %v; controller writes: %v",
-		n, changed, n, sealedIn.Round(time.Millisecond), len(want), success, at.Sub(start).Round(time.Millisecond), patches, writes)
+		"all patched %v after the first change; Deployment PATCHes seen by the API server: %v; controller writes by method: %v; "+
+		"API server writes by verb and resource (the test's own %d SealedSecret updates included): %v",
+		n, changed, n, sealedIn.Round(time.Millisecond), len(want), success, at.Sub(start).Round(time.Millisecond), patches, writes, changed, apiWrites)
 	if success != float64(len(want)) || patches != float64(len(want)) {
 		t.Errorf("restarts issued %v, Deployment PATCHes %v; want %d each", success, patches, len(want))
 	}
@@ -204,9 +211,9 @@ func (h *harness) restartedDeployments(t *testing.T, ns string) []string {
 	return out
 }
 
-// apiserverRequests reads apiserver_request_total for verb and resource
-// from the API server's /metrics.
-func (h *harness) apiserverRequests(t *testing.T, verb, resource string) float64 {
+// apiserverWrites reads apiserver_request_total from the API server's
+// /metrics: the write requests ("VERB resource") it served so far.
+func (h *harness) apiserverWrites(t *testing.T) map[string]float64 {
 	t.Helper()
 	cs, err := kubernetes.NewForConfig(h.env.Config)
 	if err != nil {
@@ -220,5 +227,11 @@ func (h *harness) apiserverRequests(t *testing.T, verb, resource string) float64
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m.sum("apiserver_request_total", "verb", verb, "resource", resource)
+	out := map[string]float64{}
+	for _, verb := range []string{"POST", "PUT", "PATCH", "DELETE"} {
+		for res, v := range m.by("apiserver_request_total", "resource", "verb", verb) {
+			out[verb+" "+res] += v
+		}
+	}
+	return out
 }
