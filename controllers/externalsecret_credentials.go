@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"maps"
+	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -147,15 +148,7 @@ func (w *credentialWatch) dependents(ctx context.Context, namespace, name string
 			}
 		}
 	}
-	return mapsKeys(seen), nil
-}
-
-func mapsKeys(m map[types.NamespacedName]struct{}) []types.NamespacedName {
-	out := make([]types.NamespacedName, 0, len(m))
-	for k := range maps.Keys(m) {
-		out = append(out, k)
-	}
-	return out
+	return slices.Collect(maps.Keys(seen)), nil
 }
 
 // take reports whether a credential change made es due, and clears that.
