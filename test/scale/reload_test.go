@@ -52,26 +52,8 @@ func TestReloadScale(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	if err := h.createSealed(ns, n, sealing.V2); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.createReloadDeployments(ns, n); err != nil {
-		t.Fatal(err)
-	}
-	args := append([]string{"--rollout-restarts"}, strings.Fields(*flagReloadArgs)...)
-	ready, err := h.track(ns, &v1alpha1.SealedSecret{}, n, sealedReady)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := h.startController("reload", args...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := h.startReload(t, ns, n)
 	defer p.stop()
-	if _, err := ready.wait(p, *flagPhase); err != nil {
-		t.Fatal(err)
-	}
-	ready.stop()
 
 	want := affectedDeployments(n, changed)
 	restarted, err := h.track(ns, &appsv1.Deployment{}, len(want), func(o client.Object) (bool, string) {
@@ -130,6 +112,34 @@ func TestReloadScale(t *testing.T) {
 	if success != float64(len(want)) || patches != float64(len(want)) {
 		t.Errorf("restarts issued %v, Deployment PATCHes %v; want %d each", success, patches, len(want))
 	}
+}
+
+// startReload creates n SealedSecrets and n Deployments in ns, starts the
+// controller with rollout restarts and waits until every SealedSecret is
+// Ready.
+func (h *harness) startReload(t *testing.T, ns string, n int) *controllerProc {
+	t.Helper()
+	if err := h.createSealed(ns, n, sealing.V2); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.createReloadDeployments(ns, n); err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"--rollout-restarts"}, strings.Fields(*flagReloadArgs)...)
+	ready, err := h.track(ns, &v1alpha1.SealedSecret{}, n, sealedReady)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := h.startController("reload", args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ready.wait(p, *flagPhase); err != nil {
+		_ = p.stop()
+		t.Fatal(err)
+	}
+	ready.stop()
+	return p
 }
 
 // affectedDeployments returns the names of the Deployments that read one
