@@ -22,13 +22,23 @@ func setCredentials(t testing.TB, ns, name, id, key string) {
 	}
 }
 
-// externalSecretsIdle waits until the ExternalSecret controller has nothing
-// queued and nothing running.
-func externalSecretsIdle(t testing.TB) {
+// settleExternalSecrets syncs ExternalSecret ns/name (already synced from
+// remote key ns/name) through force-sync and waits for its new value. The
+// ExternalSecret controller of these tests has one worker and a FIFO queue,
+// so every reconcile queued before has run by then.
+func settleExternalSecrets(t testing.TB, srv *awstest.Server, ns, name string) {
 	t.Helper()
-	waitFor(t, 30*time.Second, "the ExternalSecret controller idle", func() bool {
-		return metricSum(t, "workqueue_depth", "controller", "externalsecret") == 0 &&
-			metricSum(t, "controller_runtime_active_workers", "controller", "externalsecret") == 0
+	srv.PutSecretValue(t, ns+"/"+name, canary(ns+"-settled"))
+	es := &v1alpha1.ExternalSecret{}
+	if err := env.Client.Get(ctx, clientKey(ns, name), es); err != nil {
+		t.Fatal(err)
+	}
+	es.Annotations = map[string]string{v1alpha1.AnnotationForceSync: "settle"}
+	if err := env.Client.Update(ctx, es); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "the settle point "+ns+"/"+name+" synced", func() bool {
+		return string(getSecret(t, ns, name).Data["v"]) == canary(ns+"-settled")
 	})
 }
 
@@ -53,6 +63,11 @@ func TestRefresh_storeCredentialsChangeRefreshesAtOnce(t *testing.T) {
 		esCondition(t, ns, "db", metav1.ConditionTrue, v1alpha1.ReasonSecretSynced)
 		srv.PutSecretValue(t, ns+"/db", canary(ns+"-2"))
 	}
+	srv.CreateSecret(t, attacker+"/settle", canary("settle-1"), nil)
+	if err := env.Client.Create(ctx, externalSecret(attacker, "settle", "aws", time.Hour, ref("v", attacker+"/settle", ""))); err != nil {
+		t.Fatal(err)
+	}
+	esCondition(t, attacker, "settle", metav1.ConditionTrue, v1alpha1.ReasonSecretSynced)
 	srv.AddCredentials("AKIAKSEALROTATED0001", "rotated-secret-access-key")
 
 	// A label on the credentials Secret is no change of credentials.
@@ -66,7 +81,7 @@ func TestRefresh_storeCredentialsChangeRefreshesAtOnce(t *testing.T) {
 	waitFor(t, 60*time.Second, "the attacker's own ExternalSecret refreshed", func() bool {
 		return string(getSecret(t, attacker, "db").Data["v"]) == canary(attacker+"-2")
 	})
-	externalSecretsIdle(t)
+	settleExternalSecrets(t, srv, attacker, "settle")
 	if got := string(getSecret(t, victim, "db").Data["v"]); got != canary(victim+"-1") {
 		t.Fatal("another namespace's credentials change (or a label change) refreshed the victim's ExternalSecret")
 	}
