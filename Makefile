@@ -112,6 +112,26 @@ demo: build envtest vault
 clean:
 	rm -rf bin
 
+## test-kcm: the rollout restart test with a real Deployment controller:
+## builds kube-controller-manager from the kube-apiserver's Kubernetes module
+## (hack/build-kcm.sh, cached under $KSEAL_CACHE) and runs
+## TestRolloutRestart_deploymentControllerRolls.
+.PHONY: test-kcm
+test-kcm: envtest
+	KSEAL_KUBE_CONTROLLER_MANAGER="$$(hack/build-kcm.sh)" KUBEBUILDER_ASSETS="$$(hack/build-envtest.sh)" KSEAL_REQUIRE_TOOLS=1 \
+	$(GO) test -count=1 -run '^TestRolloutRestart_deploymentControllerRolls$$' -v ./test/e2e
+
+## bench-reload: rollout restarts at scale (test/scale TestReloadScale):
+## RELOAD_N Deployments and SealedSecrets, 10% of the SealedSecrets changed at
+## once; RELOAD_ARGS: extra controller flags (e.g. --rollout-restart-rate=1000).
+RELOAD_N ?= 1000
+RELOAD_ARGS ?=
+.PHONY: bench-reload
+bench-reload: build envtest
+	KUBEBUILDER_ASSETS="$$(hack/build-envtest.sh)" KSEAL_REQUIRE_TOOLS=1 \
+	$(GO) test -count=1 -run '^TestReloadScale$$' -timeout 60m -v ./test/scale -args \
+		-scale.reload=$(RELOAD_N) -scale.reload-args="$(RELOAD_ARGS)" -scale.controller=bin/kseal-controller
+
 ## bench-scale: the cluster-scale harness (test/scale): 100, 1,000 and 5,000
 ## SealedSecrets (v1 and v2), 1,000 ExternalSecrets, both together; writes
 ## bin/scale-results.md and docs/scale-time-to-ready.png (about 10 minutes).

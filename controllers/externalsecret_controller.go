@@ -47,16 +47,21 @@ type externalSecretReconciler struct {
 	// reader reads templateFrom ConfigMaps and Secrets uncached; the
 	// Client when nil.
 	reader client.Reader
+	// credentials refreshes ExternalSecrets whose store credentials
+	// changed; nil when not set up.
+	credentials *credentialWatch
 }
 
 // SetupWithManager registers the reconciler; owned Secrets are watched so
 // hand edits and deletions are repaired.
 func (r *externalSecretReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.ExternalSecret{}).
-		Owns(&corev1.Secret{}).
-		WithOptions(controllerOptions(max(r.workers, 1))).
-		Complete(r)
+		Owns(&corev1.Secret{})
+	if r.credentials != nil {
+		b = b.Watches(&corev1.Secret{}, r.credentials)
+	}
+	return b.WithOptions(controllerOptions(max(r.workers, 1))).Complete(r)
 }
 
 // +kubebuilder:rbac:groups=kseal.dev,resources=externalsecrets,verbs=get;list;watch
@@ -71,7 +76,7 @@ func (r *externalSecretReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // and writes its Secret; it records the outcome with one status patch. A
 // provider failure never deletes or blanks the Secret.
 func (r *externalSecretReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	return reconcileObject(ctx, r.Client, req, &v1alpha1.ExternalSecret{}, nil, r.reconcile)
+	return reconcileObject(ctx, r.Client, req, &v1alpha1.ExternalSecret{}, r.credentials.forget(req.NamespacedName), r.reconcile)
 }
 
 // reconcile runs the steps: look at the target Secret, stop while the last
@@ -86,7 +91,8 @@ func (r *externalSecretReconciler) reconcile(ctx context.Context, es *v1alpha1.E
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	if next, fresh := upToDate(es, secret, now, interval); fresh {
+	credentialsChanged := r.credentials.take(es)
+	if next, fresh := upToDate(es, secret, now, interval); fresh && !credentialsChanged {
 		return reconcile.Result{RequeueAfter: next}, nil
 	}
 	reason, message, err := r.sync(ctx, es, secret)

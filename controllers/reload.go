@@ -45,9 +45,11 @@ type ReloadOptions struct {
 	// Enabled turns rollout restarts on (--rollout-restarts). Off, no
 	// workload is read or patched.
 	Enabled bool
-	// Debounce is how long after the first Secret change in a namespace its
-	// workloads are restarted; every change in that window is served by
-	// one restart per workload. DefaultRolloutRestartDebounce when zero.
+	// Debounce is how long the Secret changes of a namespace must be quiet
+	// before its workloads are restarted; every change until then is
+	// served by one restart per workload. A steady stream of changes waits
+	// at most maxDebounceWindows times Debounce after its first change.
+	// DefaultRolloutRestartDebounce when zero.
 	Debounce time.Duration
 	// RatePerSecond bounds the restarts issued per namespace; a restart
 	// over the limit waits. DefaultRolloutRestartRate when zero.
@@ -66,6 +68,7 @@ type reloader struct {
 	recorder record.EventRecorder
 	opts     ReloadOptions
 	now      func() time.Time
+	rollouts bool // Argo Rollouts are restarted too (CRD installed, access granted)
 
 	mu       sync.Mutex
 	ctx      context.Context          // the manager's, once started
@@ -74,9 +77,16 @@ type reloader struct {
 	flushing int                      // batches being served
 }
 
+// maxDebounceWindows bounds how long a batch can be held open by changes
+// that keep coming: its flush waits at most this many debounce windows
+// after its first change.
+const maxDebounceWindows = 4
+
 // reloadBatch collects the Secret changes of one namespace within the
 // debounce window.
 type reloadBatch struct {
+	// first and last are when its first and latest changes were seen.
+	first, last time.Time
 	// writes maps a changed Secret's name to the resourceVersion of the
 	// write that changed it.
 	writes map[string]string
@@ -152,10 +162,11 @@ func (r *reloader) secretChanged(ctx context.Context, namespace, name, rv string
 	defer r.mu.Unlock()
 	b := r.batches[namespace]
 	if b == nil {
-		b = &reloadBatch{writes: map[string]string{}, owners: map[string]reloadOwner{}}
+		b = &reloadBatch{first: r.now(), writes: map[string]string{}, owners: map[string]reloadOwner{}}
 		r.batches[namespace] = b
 		time.AfterFunc(r.opts.Debounce, func() { r.flush(namespace) })
 	}
+	b.last = r.now()
 	b.writes[name] = rv
 	subject := eventSubject(owner)
 	b.owners[fmt.Sprintf("%T/%s", owner, owner.GetName())] = reloadOwner{obj: subject, secret: name, targets: r.validTargets(subject, restartTargets(owner))}
@@ -187,6 +198,19 @@ func (r *reloader) idle() bool {
 func (r *reloader) flush(namespace string) {
 	r.mu.Lock()
 	b := r.batches[namespace]
+	if b != nil {
+		// Changes that keep coming (a controller still writing the
+		// Secrets of one commit) hold the batch open, up to a bound.
+		due := b.last.Add(r.opts.Debounce)
+		if bound := b.first.Add(maxDebounceWindows * r.opts.Debounce); bound.Before(due) {
+			due = bound
+		}
+		if wait := due.Sub(r.now()); wait > 0 {
+			time.AfterFunc(wait, func() { r.flush(namespace) })
+			r.mu.Unlock()
+			return
+		}
+	}
 	delete(r.batches, namespace)
 	ctx := r.ctx
 	lim := r.limiters[namespace]
@@ -236,7 +260,7 @@ func (r *reloader) flush(namespace string) {
 }
 
 // listWorkloads reads the Deployments, StatefulSets and DaemonSets of one
-// namespace.
+// namespace, and its Argo Rollouts when they are restarted too.
 func (r *reloader) listWorkloads(ctx context.Context, namespace string) ([]workload, error) {
 	var (
 		d  appsv1.DeploymentList
@@ -248,7 +272,15 @@ func (r *reloader) listWorkloads(ctx context.Context, namespace string) ([]workl
 			return nil, err
 		}
 	}
-	return workloadsOf(&d, &s, &ds), nil
+	out := workloadsOf(&d, &s, &ds)
+	if r.rollouts {
+		ro, err := r.listRollouts(ctx, namespace)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ro...)
+	}
+	return out, nil
 }
 
 // concerns returns the changed Secrets (name to write) that restart w, by
@@ -283,13 +315,12 @@ func (r *reloader) concerns(b *reloadBatch, w workload) (map[string]string, []re
 // unless it was restarted for these writes already.
 func (r *reloader) restart(ctx context.Context, w workload, writes map[string]string, owners []reloadOwner) {
 	fp := restartFingerprint(writes)
-	if w.template.Annotations[v1alpha1.AnnotationRestartedFor] == fp {
+	if w.restartedFor() == fp {
 		rolloutRestarts.WithLabelValues(w.kind, "skipped").Inc()
 		return
 	}
 	secrets := strings.Join(slices.Sorted(maps.Keys(writes)), ", ")
-	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{%q:%q,%q:%q}}}}}`,
-		v1alpha1.AnnotationRestartedAt, r.now().UTC().Format(time.RFC3339), v1alpha1.AnnotationRestartedFor, fp)
+	patch := w.restartPatch(r.now(), fp)
 	target := w.obj.DeepCopyObject().(client.Object)
 	err := r.client.Patch(ctx, target, client.RawPatch(types.MergePatchType, []byte(patch)))
 	if apierrors.IsNotFound(err) {
@@ -371,7 +402,16 @@ func setupReloader(mgr ctrl.Manager, opts ReloadOptions) (*reloader, error) {
 	if err := checkReloadAccess(ctx, mgr.GetClient()); err != nil {
 		return nil, err
 	}
+	log := mgr.GetLogger().WithName("reload")
+	rollouts, err := setupRollouts(ctx, mgr.GetConfig(), mgr.GetClient(), func(msg string) { log.Info(msg) })
+	if err != nil {
+		return nil, fmt.Errorf("--rollout-restarts: %w", err)
+	}
 	r := newReloader(mgr.GetClient(), mgr.GetAPIReader(), mgr.GetEventRecorderFor("kseal-controller"), opts) //nolint:staticcheck // core/v1 events
+	r.rollouts = rollouts
+	if rollouts {
+		log.Info("Argo Rollouts installed: they are restarted too (spec.restartAt)")
+	}
 	if err := mgr.Add(r); err != nil {
 		return nil, err
 	}

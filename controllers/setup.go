@@ -169,13 +169,18 @@ func setupExternalSecrets(mgr ctrl.Manager, opts Options, reload *reloader) erro
 			return fmt.Errorf("%s controller: %w", kind, err)
 		}
 	}
+	creds, err := setupCredentialWatch(mgr)
+	if err != nil {
+		return err
+	}
 	esr := &externalSecretReconciler{
-		Client:    mgr.GetClient(),
-		providers: cache,
-		recorder:  mgr.GetEventRecorderFor("kseal-controller"), //nolint:staticcheck // core/v1 events
-		workers:   max(opts.ExternalSecretWorkers, 1),
-		reload:    reload,
-		reader:    mgr.GetAPIReader(),
+		Client:      mgr.GetClient(),
+		providers:   cache,
+		recorder:    mgr.GetEventRecorderFor("kseal-controller"), //nolint:staticcheck // core/v1 events
+		workers:     max(opts.ExternalSecretWorkers, 1),
+		reload:      reload,
+		reader:      mgr.GetAPIReader(),
+		credentials: creds,
 	}
 	if err := esr.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("externalsecret controller: %w", err)

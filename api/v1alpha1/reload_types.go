@@ -17,7 +17,9 @@ const (
 	// AnnotationRestartedAt is the pod template annotation `kubectl rollout
 	// restart` sets, to an RFC 3339 time; kseal sets it the same way.
 	AnnotationRestartedAt = "kubectl.kubernetes.io/restartedAt"
-	// AnnotationRestartedFor, on a pod template kseal restarted, fingerprints
+	// AnnotationRestartedFor, on a pod template kseal restarted (on an Argo
+	// Rollout: on its metadata, because a pod template change would start a
+	// canary or blue-green update), fingerprints
 	// the data hashes of the Secrets it was restarted for: the same change
 	// never restarts the workload twice. It holds no secret data.
 	AnnotationRestartedFor = "kseal.dev/restarted-for"
@@ -32,6 +34,10 @@ const (
 	WorkloadDeployment  = "Deployment"
 	WorkloadStatefulSet = "StatefulSet"
 	WorkloadDaemonSet   = "DaemonSet"
+	// WorkloadRollout is an Argo Rollout (rollouts.argoproj.io), restarted
+	// only when its CRD is installed: kseal sets spec.restartAt as
+	// `kubectl argo rollouts restart` does.
+	WorkloadRollout = "Rollout"
 )
 
 // RolloutRestartTarget names workloads, in the namespace of the object that
@@ -40,7 +46,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="has(self.name) != has(self.selector)",message="give exactly one of name and selector"
 type RolloutRestartTarget struct {
 	// Kind of the workload.
-	// +kubebuilder:validation:Enum=Deployment;StatefulSet;DaemonSet
+	// +kubebuilder:validation:Enum=Deployment;StatefulSet;DaemonSet;Rollout
 	Kind string `json:"kind"`
 	// Name of the workload.
 	// +optional

@@ -41,9 +41,9 @@ type controllerProc struct {
 }
 
 // startController starts the controller binary with the flags of a
-// single-replica install, on free loopback ports, plus -scale.args. name
-// labels its log file.
-func (h *harness) startController(name string) (*controllerProc, error) {
+// single-replica install, on free loopback ports, plus extra and
+// -scale.args. name labels its log file.
+func (h *harness) startController(name string, extra ...string) (*controllerProc, error) {
 	ports, err := freePorts(3)
 	if err != nil {
 		return nil, err
@@ -55,6 +55,7 @@ func (h *harness) startController(name string) (*controllerProc, error) {
 		"--metrics-bind-address", ports[1],
 		"--health-probe-bind-address", ports[2],
 	}
+	args = append(args, extra...)
 	args = append(args, strings.Fields(*flagArgs)...)
 	p := &controllerProc{
 		name:       name,
