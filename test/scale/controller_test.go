@@ -56,6 +56,7 @@ func (h *harness) startController(name string) (*controllerProc, error) {
 		"--health-probe-bind-address", ports[2],
 	}
 	args = append(args, strings.Fields(*flagArgs)...)
+	args = append(args, h.extraArgs...)
 	p := &controllerProc{
 		name:       name,
 		apiURL:     "http://" + ports[0],
@@ -70,18 +71,23 @@ func (h *harness) startController(name string) (*controllerProc, error) {
 	p.cmd = exec.Command(h.binary, args...)
 	p.cmd.Env = append(os.Environ(), "KUBECONFIG="+h.kubeconfig)
 	p.cmd.Env = append(p.cmd.Env, strings.Fields(*flagEnv)...)
+	return p, p.start(logFile)
+}
+
+// start starts p.cmd with its output in logFile and watches for its exit.
+func (p *controllerProc) start(logFile *os.File) error {
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 	p.started = time.Now()
 	if err := p.cmd.Start(); err != nil {
 		logFile.Close()
-		return nil, err
+		return err
 	}
 	go func() {
 		p.waitErr = p.cmd.Wait()
 		logFile.Close()
 		close(p.exited)
 	}()
-	return p, nil
+	return nil
 }
 
 // pid returns the process id.

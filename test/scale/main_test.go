@@ -77,6 +77,7 @@ var (
 	flagPerf       = flag.String("scale.perf", "", "directory: record every cold start with `perf record -g` attached to the controller")
 	flagHeap       = flag.String("scale.heap", "", "directory: after each SealedSecret run, measure the Go heap of an informer cache like the controller's, in this process, and write a heap profile")
 	flagLogs       = flag.String("scale.logs", "", "directory to keep controller logs in (default: a temporary directory, removed)")
+	flagBitnami    = flag.String("scale.bitnami", "", "Bitnami sealed-secrets controller binary (hack/build-bitnami.sh): also run it on the same v1 data at every N and report kseal ÷ Bitnami")
 	flagPhase      = flag.Duration("scale.phase-timeout", 20*time.Minute, "longest a single phase may take")
 )
 
@@ -96,6 +97,15 @@ type harness struct {
 	// certPEM is the certificate of the key generation the first controller
 	// run made; every later run reuses that generation.
 	certPEM []byte
+	// extraArgs are added to the controller's flags (the side-by-side run
+	// with Bitnami's controller imports its key).
+	extraArgs []string
+	// starter, when set, starts the process a cold start measures instead
+	// of kseal-controller (Bitnami's controller).
+	starter func(name string) (*controllerProc, error)
+	// bitnamiCert is the certificate of the key Bitnami's controller made
+	// on its first run (-scale.bitnami only).
+	bitnamiCert []byte
 }
 
 var (

@@ -177,7 +177,11 @@ func (h *harness) coldStartKeep(t *testing.T, name string, specs ...trackSpec) (
 	}
 	meter := h.newCPUMeter()
 	othersBefore := meter.sample()
-	p, err := h.startController(name)
+	start := h.startController
+	if h.starter != nil {
+		start = h.starter
+	}
+	p, err := start(name)
 	if err != nil {
 		return nil, nil, err
 	}

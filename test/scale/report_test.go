@@ -67,6 +67,7 @@ func (r *results) markdown() string {
 				mib(c.Heap), float64(c.Heap)/1024/float64(max(c.SealedSecrets, 1)), mib(c.Stripped))
 		}
 	}
+	b.WriteString(bitnamiMarkdown(r.Bitnami))
 	if e := r.External; e != nil && e.Cold != nil {
 		fmt.Fprintf(&b, "\nExternalSecrets: %s on one AWS store (emulator), one data ref each; provider calls counted by the emulator.\n\n", thousands(e.N))
 		b.WriteString("| cycle | time | provider calls | BatchGetSecretValue | GetSecretValue | ListSecrets | other | peak RSS | API writes |\n")

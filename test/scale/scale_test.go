@@ -63,6 +63,13 @@ func TestScale(t *testing.T) {
 			})
 		}
 	}
+	if *flagBitnami != "" {
+		for _, n := range counts {
+			t.Run(fmt.Sprintf("bitnami-v1-%d", n), func(t *testing.T) {
+				res.Bitnami = append(res.Bitnami, h.runBitnami(t, n))
+			})
+		}
+	}
 	srv := awstest.NewServer(t)
 	if *flagES > 0 {
 		t.Run(fmt.Sprintf("external-%d", *flagES), func(t *testing.T) {
@@ -136,6 +143,7 @@ type results struct {
 	Started        time.Time
 	Duration       time.Duration
 	Sealed         []*sealedRun
+	Bitnami        []*bitnamiRun // side by side with Bitnami's controller (-scale.bitnami)
 	External       *externalRun
 	Mixed          *mixedRun
 }
