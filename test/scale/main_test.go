@@ -78,6 +78,7 @@ var (
 	flagHeap       = flag.String("scale.heap", "", "directory: after each SealedSecret run, measure the Go heap of an informer cache like the controller's, in this process, and write a heap profile")
 	flagLogs       = flag.String("scale.logs", "", "directory to keep controller logs in (default: a temporary directory, removed)")
 	flagBitnami    = flag.String("scale.bitnami", "", "Bitnami sealed-secrets controller binary (hack/build-bitnami.sh): also run it on the same v1 data at every N and report kseal ÷ Bitnami")
+	flagBitnamiN   = flag.String("scale.bitnami-n", "", "comma-separated counts for the side-by-side run with Bitnami's controller (default: those of -scale.n)")
 	flagPhase      = flag.Duration("scale.phase-timeout", 20*time.Minute, "longest a single phase may take")
 )
 

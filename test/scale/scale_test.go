@@ -64,7 +64,13 @@ func TestScale(t *testing.T) {
 		}
 	}
 	if *flagBitnami != "" {
-		for _, n := range counts {
+		bitnamiCounts := counts
+		if *flagBitnamiN != "" {
+			if bitnamiCounts, err = parseCounts(*flagBitnamiN); err != nil {
+				t.Fatalf("-scale.bitnami-n: %v", err)
+			}
+		}
+		for _, n := range bitnamiCounts {
 			t.Run(fmt.Sprintf("bitnami-v1-%d", n), func(t *testing.T) {
 				res.Bitnami = append(res.Bitnami, h.runBitnami(t, n))
 			})
