@@ -79,8 +79,10 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 		return nil, fmt.Errorf("key manager: %w", err)
 	}
 	recorder := mgr.GetEventRecorderFor("kseal-controller") //nolint:staticcheck // core/v1 events, readable by kubectl describe
+	c := newSecretClient(mgr)
 	ssr := &sealedSecretReconciler{
-		Client:   mgr.GetClient(),
+		Client:   c,
+		api:      mgr.GetAPIReader(),
 		keys:     km,
 		recorder: recorder,
 		workers:  opts.Workers,
@@ -89,7 +91,8 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 		reload:   reload,
 	}
 	sops := &sopsSecretReconciler{
-		Client:   mgr.GetClient(),
+		Client:   c,
+		api:      mgr.GetAPIReader(),
 		keys:     km,
 		recorder: recorder,
 		retry:    newKeyRetry(func() client.ObjectList { return &v1alpha1.SopsSecretList{} }),
@@ -159,15 +162,16 @@ func setupExternalSecrets(mgr ctrl.Manager, opts Options, reload *reloader) erro
 	if err != nil {
 		return err
 	}
-	builder := &providerBuilder{client: mgr.GetClient(), tokens: tokens, awsBatchWindow: opts.AWSBatchWindow, policy: policy}
-	cache := newProviderCache(mgr.GetClient(), builder.build)
+	c := newSecretClient(mgr) // store credentials and Merge targets are not cached
+	builder := &providerBuilder{client: c, tokens: tokens, awsBatchWindow: opts.AWSBatchWindow, policy: policy}
+	cache := newProviderCache(c, builder.build)
 	for _, kind := range []string{v1alpha1.SecretStoreKind, v1alpha1.ClusterSecretStoreKind} {
-		if err := (&secretStoreReconciler{Client: mgr.GetClient(), kind: kind, providers: cache}).SetupWithManager(mgr); err != nil {
+		if err := (&secretStoreReconciler{Client: c, kind: kind, providers: cache}).SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("%s controller: %w", kind, err)
 		}
 	}
 	esr := &externalSecretReconciler{
-		Client:    mgr.GetClient(),
+		Client:    c,
 		providers: cache,
 		recorder:  mgr.GetEventRecorderFor("kseal-controller"), //nolint:staticcheck // core/v1 events
 		workers:   max(opts.ExternalSecretWorkers, 1),

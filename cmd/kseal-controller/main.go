@@ -109,7 +109,7 @@ func run() error {
 		return err
 	}
 	cfg.QPS, cfg.Burst = float32(*qps), *burst
-	cacheOpts := cache.Options{DefaultTransform: controllers.CacheTransform}
+	cacheOpts := cache.Options{}
 	if *watchNamespaces != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{*namespace: {}}
 		if *bitnamiNamespace != "" {
@@ -121,7 +121,7 @@ func run() error {
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
-		Cache:                   cacheOpts,
+		Cache:                   controllers.CacheOptions(cacheOpts),
 		Metrics:                 metricsserver.Options{BindAddress: *metricsAddr},
 		HealthProbeBindAddress:  *probeAddr,
 		LeaderElection:          *leaderElect,
