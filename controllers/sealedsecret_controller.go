@@ -45,6 +45,8 @@ type sealedSecretReconciler struct {
 	// api reads from the API server what the cache leaves out (the
 	// ciphertexts).
 	api client.Reader
+	// keysReady is closed once the keys have loaded (nil: not waited for).
+	keysReady <-chan struct{}
 	// retry re-queues SealedSecrets that are not Ready after a key change.
 	retry *keyRetry
 	// lastKey names the key that opened the most recent SealedSecret: an
@@ -97,7 +99,7 @@ func (r *sealedSecretReconciler) reconcile(ctx context.Context, ss *v1alpha1.Sea
 	act, reason, message := decide(in)
 	full := ss
 	if act == actionCreate || act == actionUpdate {
-		if len(r.keys.Keyring().Keys()) == 0 {
+		if !awaitKeys(ctx, r.keysReady, func() bool { return len(r.keys.Keyring().Keys()) > 0 }) {
 			// Only decryption needs keys; an up-to-date Secret is confirmed without them.
 			setWaiting(ss, "waiting for the controller's keys to load")
 			return reconcile.Result{RequeueAfter: time.Second}, nil
@@ -138,6 +140,26 @@ func (r *sealedSecretReconciler) reconcile(ctx context.Context, ss *v1alpha1.Sea
 	}
 	unsealTotal.WithLabelValues("success", v1alpha1.ReasonUnsealed).Inc()
 	return reconcile.Result{}, nil
+}
+
+// keysWait is how long a reconcile that must decrypt waits for the keys to
+// load at start, before it reports Progressing and tries again: waiting
+// saves a status write (Progressing, then Ready) per object at a cold start.
+const keysWait = 15 * time.Second
+
+// awaitKeys reports whether have holds, waiting up to keysWait for ready.
+func awaitKeys(ctx context.Context, ready <-chan struct{}, have func() bool) bool {
+	if have() || ready == nil {
+		return have()
+	}
+	t := time.NewTimer(keysWait)
+	defer t.Stop()
+	select {
+	case <-ready:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return have()
 }
 
 // currentSecret returns the target Secret, or nil when it does not exist.

@@ -81,22 +81,24 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 	recorder := mgr.GetEventRecorderFor("kseal-controller") //nolint:staticcheck // core/v1 events, readable by kubectl describe
 	c := newSecretClient(mgr)
 	ssr := &sealedSecretReconciler{
-		Client:   c,
-		api:      mgr.GetAPIReader(),
-		keys:     km,
-		recorder: recorder,
-		workers:  opts.Workers,
-		selector: opts.SealedSecretSelector,
-		retry:    newKeyRetry(func() client.ObjectList { return &v1alpha1.SealedSecretList{} }),
-		reload:   reload,
+		Client:    c,
+		api:       mgr.GetAPIReader(),
+		keysReady: km.Ready(),
+		keys:      km,
+		recorder:  recorder,
+		workers:   opts.Workers,
+		selector:  opts.SealedSecretSelector,
+		retry:     newKeyRetry(func() client.ObjectList { return &v1alpha1.SealedSecretList{} }),
+		reload:    reload,
 	}
 	sops := &sopsSecretReconciler{
-		Client:   c,
-		api:      mgr.GetAPIReader(),
-		keys:     km,
-		recorder: recorder,
-		retry:    newKeyRetry(func() client.ObjectList { return &v1alpha1.SopsSecretList{} }),
-		reload:   reload,
+		Client:    c,
+		api:       mgr.GetAPIReader(),
+		keysReady: km.Ready(),
+		keys:      km,
+		recorder:  recorder,
+		retry:     newKeyRetry(func() client.ObjectList { return &v1alpha1.SopsSecretList{} }),
+		reload:    reload,
 	}
 	km.onChange = func() {
 		go sops.retry.queueNotReady(context.Background(), sops.Client, km)

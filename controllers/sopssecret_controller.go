@@ -43,6 +43,8 @@ type sopsSecretReconciler struct {
 	// api reads from the API server what the cache leaves out (the
 	// document).
 	api client.Reader
+	// keysReady is closed once the keys have loaded (nil: not waited for).
+	keysReady <-chan struct{}
 	// retry re-queues SopsSecrets that are not Ready after a key change.
 	retry *keyRetry
 	// reload restarts workloads after a data change; nil when off.
@@ -72,8 +74,8 @@ func (r *sopsSecretReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 // reconcile runs the steps: decide from the hashes, then (only when the
 // Secret must change) read the document, decrypt and write.
 func (r *sopsSecretReconciler) reconcile(ctx context.Context, obj *v1alpha1.SopsSecret) (reconcile.Result, error) {
-	identities := sopsIdentities(r.keys)
-	if len(identities) == 0 {
+	var identities []age.Identity
+	if !awaitKeys(ctx, r.keysReady, func() bool { identities = sopsIdentities(r.keys); return len(identities) > 0 }) {
 		setWaiting(obj, "waiting for the controller's keys to load")
 		return reconcile.Result{RequeueAfter: time.Second}, nil
 	}
