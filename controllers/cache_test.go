@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -94,5 +95,22 @@ func TestSecretClient_Get(t *testing.T) {
 	c.api = fake.NewClientBuilder().WithScheme(scheme).WithObjects(ss).Build()
 	if err := c.Get(context.Background(), client.ObjectKeyFromObject(ss), &v1alpha1.SealedSecret{}); !apierrors.IsNotFound(err) {
 		t.Errorf("SealedSecret missing from the cache: %v, want not found", err)
+	}
+}
+
+func TestAwaitKeys(t *testing.T) {
+	ready := make(chan struct{})
+	var have atomic.Bool
+	go func() { have.Store(true); close(ready) }()
+	if !awaitKeys(context.Background(), ready, have.Load) {
+		t.Error("keys loaded while waiting, reported not loaded")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if awaitKeys(ctx, make(chan struct{}), func() bool { return false }) {
+		t.Error("no keys, reported loaded")
+	}
+	if awaitKeys(context.Background(), nil, func() bool { return false }) {
+		t.Error("no keys and nothing to wait for, reported loaded")
 	}
 }
