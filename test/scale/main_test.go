@@ -21,8 +21,11 @@
 // SealedSecret is Ready) and a restart with nothing changed. It then measures
 // ExternalSecrets on one AWS store (the awstest emulator, in this process)
 // and the controller's memory with SealedSecrets and ExternalSecrets
-// together. The results go to a markdown report and a PNG chart of time to
-// Ready against N; docs/BENCHMARKS.md holds a measured run.
+// together. With -scale.bitnami (make bench-scale passes the binary
+// hack/build-bitnami.sh builds) it also runs Bitnami's sealed-secrets
+// controller v0.40.0 on the same v1 data and reports kseal ÷ Bitnami (see
+// bitnami_test.go). The results go to a markdown report and a PNG chart of
+// time to Ready against N; docs/BENCHMARKS.md holds a measured run.
 //
 // Figures come from outside the controller: wall time from the test's own
 // watch on the objects, CPU time and peak RSS from /proc/<pid>, counters
