@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"net/http"
@@ -168,6 +169,18 @@ func run() error {
 	if err := mgr.AddReadyzCheck("keys", func(_ *http.Request) error {
 		if len(c.KeyManager.Keyring().Keys()) == 0 {
 			return fmt.Errorf("no keys loaded yet")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	// Keys have their own cache; ready also needs the caches of the objects
+	// kseal reconciles (they do not sync without the RBAC to list them).
+	if err := mgr.AddReadyzCheck("caches", func(r *http.Request) error {
+		ctx, cancel := context.WithTimeout(r.Context(), 200*time.Millisecond)
+		defer cancel()
+		if !mgr.GetCache().WaitForCacheSync(ctx) {
+			return fmt.Errorf("caches not synced yet")
 		}
 		return nil
 	}); err != nil {
