@@ -26,7 +26,7 @@ IMAGE_REPOSITORY ?= ghcr.io/kseal-dev
 RELEASE_PLATFORMS_ALL := linux/amd64,linux/arm64,darwin/amd64,darwin/arm64,windows/amd64,windows/arm64
 RELEASE_PLATFORMS ?= $(RELEASE_PLATFORMS_ALL)
 
-.PHONY: all build image release-snapshot test unit envtest kubeseal vault flux generate verify-generated lint fuzz bench demo clean
+.PHONY: all build image release-snapshot test unit envtest kubeseal bitnami vault flux generate verify-generated lint fuzz bench demo clean
 
 all: build
 
@@ -56,6 +56,10 @@ envtest:
 ## kubeseal: build the real kubeseal v0.40.0 for compatibility tests (cached)
 kubeseal:
 	@hack/build-kubeseal.sh >/dev/null
+
+## bitnami: build Bitnami's sealed-secrets controller v0.40.0 and copy its CRD, for make bench-scale (cached)
+bitnami:
+	@hack/build-bitnami.sh >/dev/null
 
 ## flux: build Flux's kustomize-controller v1.9.6 and copy its CRDs for the Flux e2e test (cached)
 flux:
@@ -133,18 +137,22 @@ bench-reload: build envtest
 		-scale.reload=$(RELOAD_N) -scale.reload-args="$(RELOAD_ARGS)" -scale.controller=bin/kseal-controller
 
 ## bench-scale: the cluster-scale harness (test/scale): 100, 1,000 and 5,000
-## SealedSecrets (v1 and v2), 1,000 ExternalSecrets, both together; writes
-## bin/scale-results.md and docs/scale-time-to-ready.png (about 10 minutes).
+## SealedSecrets (v1 and v2), 1,000 ExternalSecrets, both together, and
+## Bitnami's controller on the same v1 data (kseal ÷ Bitnami); writes
+## bin/scale-results.md and docs/scale-time-to-ready.png (about 15 minutes).
+## SCALE_BITNAMI=0 leaves Bitnami's controller out.
 ## SCALE_ARGS: extra controller flags; SCALE_FLAGS: extra harness flags
 ## (-scale.perf=DIR, -scale.heap=DIR, -scale.env=..., see test/scale).
 SCALE_N ?= 100,1000,5000
 SCALE_ES ?= 1000
 SCALE_ARGS ?=
 SCALE_FLAGS ?=
+SCALE_BITNAMI ?= 1
 .PHONY: bench-scale
-bench-scale: build envtest
+bench-scale: build envtest $(if $(filter 1,$(SCALE_BITNAMI)),bitnami)
 	KUBEBUILDER_ASSETS="$$(hack/build-envtest.sh)" KSEAL_REQUIRE_TOOLS=1 \
 	$(GO) test -count=1 -run '^TestScale$$' -timeout 120m -v ./test/scale -args \
+		-scale.bitnami="$(if $(filter 1,$(SCALE_BITNAMI)),$$(hack/build-bitnami.sh))" \
 		-scale.n=$(SCALE_N) -scale.es=$(SCALE_ES) -scale.args="$(SCALE_ARGS)" \
 		-scale.controller=bin/kseal-controller \
 		-scale.report=bin/scale-results.md -scale.png=docs/scale-time-to-ready.png $(SCALE_FLAGS)

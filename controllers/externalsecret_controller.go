@@ -50,6 +50,8 @@ type externalSecretReconciler struct {
 	// credentials refreshes ExternalSecrets whose store credentials
 	// changed; nil when not set up.
 	credentials *credentialWatch
+	// secretMeta watches every Secret's metadata, for credentials.
+	secretMeta *secretMetaCache
 }
 
 // SetupWithManager registers the reconciler; owned Secrets are watched so
@@ -58,8 +60,8 @@ func (r *externalSecretReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.ExternalSecret{}).
 		Owns(&corev1.Secret{})
-	if r.credentials != nil {
-		b = b.Watches(&corev1.Secret{}, r.credentials)
+	if r.credentials != nil && r.secretMeta != nil {
+		b = b.WatchesRawSource(r.secretMeta.source(r.credentials))
 	}
 	return b.WithOptions(controllerOptions(max(r.workers, 1))).Complete(r)
 }

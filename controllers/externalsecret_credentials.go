@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	"bytes"
 	"context"
 	"maps"
 	"slices"
@@ -46,12 +45,16 @@ const (
 // indexed cache lookups and one queue entry per dependent ExternalSecret.
 type credentialWatch struct {
 	reader client.Reader // the manager's cache, with the indexes above
+	api    client.Reader // uncached reads of credentials Secrets
 
 	mu sync.Mutex
 	// due holds the ExternalSecrets a credential change made due and that
 	// have not been reconciled since. It holds at most one entry per
 	// existing ExternalSecret: take and forget remove them.
 	due map[types.NamespacedName]struct{}
+	// seen holds the data hash of each credentials Secret some store
+	// reads, as last read; a Secret no store reads is dropped.
+	seen map[types.NamespacedName]string
 }
 
 var _ handler.EventHandler = &credentialWatch{}
@@ -76,11 +79,11 @@ func setupCredentialWatch(mgr ctrl.Manager) (*credentialWatch, error) {
 	}); err != nil {
 		return nil, err
 	}
-	return newCredentialWatch(mgr.GetClient()), nil
+	return newCredentialWatch(mgr.GetClient(), mgr.GetAPIReader()), nil
 }
 
-func newCredentialWatch(reader client.Reader) *credentialWatch {
-	return &credentialWatch{reader: reader, due: map[types.NamespacedName]struct{}{}}
+func newCredentialWatch(reader, api client.Reader) *credentialWatch {
+	return &credentialWatch{reader: reader, api: api, due: map[types.NamespacedName]struct{}{}, seen: map[types.NamespacedName]string{}}
 }
 
 // storeCredentialKeys returns the index keys of a store's credential
@@ -178,24 +181,21 @@ func (w *credentialWatch) forget(key types.NamespacedName) func() {
 	}
 }
 
-// dataEqual reports whether two Secrets hold the same data.
-func dataEqual(a, b *corev1.Secret) bool {
-	return maps.EqualFunc(a.Data, b.Data, bytes.Equal)
-}
-
 // Update queues the dependents of a credentials Secret whose data changed.
+// The event carries metadata only (see secretMetaCache): a new
+// resourceVersion of a Secret some store reads makes the watch read the
+// Secret and compare its data hash with the one it last saw.
 func (w *credentialWatch) Update(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	before, ok1 := e.ObjectOld.(*corev1.Secret)
-	after, ok2 := e.ObjectNew.(*corev1.Secret)
-	if !ok1 || !ok2 || dataEqual(before, after) {
-		return
+	if e.ObjectOld.GetResourceVersion() == e.ObjectNew.GetResourceVersion() {
+		return // a resync
 	}
-	deps, err := w.dependents(ctx, after.Namespace, after.Name)
+	key := client.ObjectKeyFromObject(e.ObjectNew)
+	deps, changed, err := w.changed(ctx, key)
 	if err != nil {
-		logf.FromContext(ctx).Error(err, "find the ExternalSecrets of a changed credentials Secret", "namespace", after.Namespace, "secret", after.Name)
+		logf.FromContext(ctx).Error(err, "find the ExternalSecrets of a changed credentials Secret", "namespace", key.Namespace, "secret", key.Name)
 		return
 	}
-	if len(deps) == 0 {
+	if !changed {
 		return
 	}
 	w.mu.Lock()
@@ -203,20 +203,55 @@ func (w *credentialWatch) Update(ctx context.Context, e event.UpdateEvent, q wor
 		w.due[d] = struct{}{}
 	}
 	w.mu.Unlock()
-	logf.FromContext(ctx).V(1).Info("credentials Secret changed; refreshing its ExternalSecrets", "namespace", after.Namespace, "secret", after.Name, "externalSecrets", len(deps))
+	logf.FromContext(ctx).V(1).Info("credentials Secret changed; refreshing its ExternalSecrets", "namespace", key.Namespace, "secret", key.Name, "externalSecrets", len(deps))
 	for _, d := range deps {
 		q.Add(reconcile.Request{NamespacedName: d})
 	}
 }
 
-// Create does nothing: the informer's first list reports every Secret as
-// created, and a controller start must not refresh every ExternalSecret. An
-// ExternalSecret waiting for missing credentials retries on its own.
-func (w *credentialWatch) Create(context.Context, event.CreateEvent, workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+// changed returns the dependents of the Secret key and whether its data
+// differs from what the watch last saw (true when it saw none: a store
+// created after the Secret). Only Secrets some store reads are read and
+// remembered, as a hash.
+func (w *credentialWatch) changed(ctx context.Context, key types.NamespacedName) ([]types.NamespacedName, bool, error) {
+	deps, err := w.dependents(ctx, key.Namespace, key.Name)
+	if err != nil || len(deps) == 0 {
+		w.drop(key)
+		return nil, false, err
+	}
+	var s corev1.Secret
+	if err := w.api.Get(ctx, key, &s); err != nil {
+		w.drop(key)
+		return nil, false, client.IgnoreNotFound(err)
+	}
+	h := dataHash(&s, nil)
+	w.mu.Lock()
+	prev, known := w.seen[key]
+	w.seen[key] = h
+	w.mu.Unlock()
+	return deps, !known || prev != h, nil
 }
 
-// Delete does nothing: without credentials a sync can only fail.
-func (w *credentialWatch) Delete(context.Context, event.DeleteEvent, workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+func (w *credentialWatch) drop(key types.NamespacedName) {
+	w.mu.Lock()
+	delete(w.seen, key)
+	w.mu.Unlock()
+}
+
+// Create queues nothing: the informer's first list reports every Secret as
+// created, and a controller start must not refresh every ExternalSecret (an
+// ExternalSecret waiting for missing credentials retries on its own). It
+// remembers the data hash of a Secret some store reads, so that its next
+// update can be told from a metadata-only one.
+func (w *credentialWatch) Create(ctx context.Context, e event.CreateEvent, _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	if _, _, err := w.changed(ctx, client.ObjectKeyFromObject(e.Object)); err != nil {
+		logf.FromContext(ctx).Error(err, "read a credentials Secret", "namespace", e.Object.GetNamespace(), "secret", e.Object.GetName())
+	}
+}
+
+// Delete forgets the Secret: without credentials a sync can only fail.
+func (w *credentialWatch) Delete(_ context.Context, e event.DeleteEvent, _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	w.drop(client.ObjectKeyFromObject(e.Object))
 }
 
 // Generic does nothing.

@@ -60,7 +60,7 @@ func credentialFixture(t *testing.T) *credentialWatch {
 		WithIndex(&v1alpha1.ExternalSecret{}, indexExternalSecretStore, func(o client.Object) []string {
 			return []string{externalSecretStoreKey(o.(*v1alpha1.ExternalSecret))}
 		}).Build()
-	return newCredentialWatch(c)
+	return newCredentialWatch(c, c)
 }
 
 func TestCredentialWatch_dependents(t *testing.T) {
@@ -98,6 +98,12 @@ func credSecret(ns, name string, labels map[string]string, data string) *corev1.
 		Data: map[string][]byte{"token": []byte(data)}}
 }
 
+// metaOf is s as the metadata watch delivers it.
+func metaOf(s *corev1.Secret, rv string) *metav1.PartialObjectMetadata {
+	return &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: s.Name, Labels: s.Labels, ResourceVersion: rv}}
+}
+
 func TestCredentialWatch_Update(t *testing.T) {
 	tests := []struct {
 		name          string
@@ -112,9 +118,26 @@ func TestCredentialWatch_Update(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := credentialFixture(t)
+			ctx := context.Background()
 			q := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
 			defer q.ShutDown()
-			w.Update(context.Background(), event.UpdateEvent{ObjectOld: tt.before, ObjectNew: tt.after}, q)
+			// The watch sees metadata only and reads the data itself: the
+			// informer's first list (Create), then an update.
+			api := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(tt.before.DeepCopy()).Build()
+			w.api = api
+			w.Create(ctx, event.CreateEvent{Object: metaOf(tt.before, "1")}, q)
+			if q.Len() != 0 {
+				t.Fatal("the first list queued ExternalSecrets")
+			}
+			after := tt.after.DeepCopy()
+			if err := api.Update(ctx, after); err != nil {
+				t.Fatal(err)
+			}
+			newRV := "2"
+			if tt.name == "resync: nothing changed" {
+				newRV = "1"
+			}
+			w.Update(ctx, event.UpdateEvent{ObjectOld: metaOf(tt.before, "1"), ObjectNew: metaOf(tt.after, newRV)}, q)
 			var got []string
 			for q.Len() > 0 {
 				req, _ := q.Get()

@@ -14,12 +14,11 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
 	"github.com/kseal-dev/kseal/crypto/keys"
@@ -50,6 +49,9 @@ type KeyManagerOptions struct {
 // the controller's keys.Source.
 type KeyManager struct {
 	client client.Client
+	// reader lists key Secrets: the key Secrets' own cache once
+	// SetupWithManager ran, else client.
+	reader client.Reader
 	opts   KeyManagerOptions
 	snap   atomic.Pointer[keys.Set]
 	// ready is closed after the first successful load.
@@ -70,7 +72,7 @@ func NewKeyManager(c client.Client, opts KeyManagerOptions) *KeyManager {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	km := &KeyManager{client: c, opts: opts, ready: make(chan struct{})}
+	km := &KeyManager{client: c, reader: c, opts: opts, ready: make(chan struct{})}
 	km.snap.Store(keys.NewSet())
 	return km
 }
@@ -92,20 +94,25 @@ func (km *KeyManager) Ready() <-chan struct{} { return km.ready }
 var keyManagerRequest = reconcile.Request{NamespacedName: types.NamespacedName{Name: "kseal-keys"}}
 
 // SetupWithManager registers the key manager: it reloads on any change to a
-// Secret in the key namespaces and on its renewal timer.
+// key Secret and on its renewal timer. Key Secrets have their own cache,
+// limited to the key namespaces and labels.
 func (km *KeyManager) SetupWithManager(mgr ctrl.Manager) error {
 	km.elected = mgr.Elected()
-	inKeyNamespace := predicate.NewPredicateFuncs(func(o client.Object) bool {
-		return o.GetNamespace() == km.opts.Namespace ||
-			(km.opts.BitnamiNamespace != "" && o.GetNamespace() == km.opts.BitnamiNamespace)
-	})
+	kc, err := newKeyCache(mgr, km.opts)
+	if err != nil {
+		return fmt.Errorf("key Secret cache: %w", err)
+	}
+	if err := mgr.Add(kc); err != nil {
+		return err
+	}
+	km.reader = kc
 	toSingleRequest := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 		return []reconcile.Request{keyManagerRequest}
 	})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("keymanager").
 		WatchesRawSource(startupSource()).
-		Watches(&corev1.Secret{}, toSingleRequest, builder.WithPredicates(inKeyNamespace)).
+		WatchesRawSource(source.Kind[client.Object](kc, &corev1.Secret{}, toSingleRequest)).
 		WithOptions(keyManagerControllerOptions()).
 		Complete(km)
 }
@@ -211,7 +218,7 @@ func (km *KeyManager) load(ctx context.Context) ([]*keys.Generation, error) {
 	for _, src := range sources {
 		var list corev1.SecretList
 		sel := labels.SelectorFromSet(labels.Set{src.label: "active"})
-		if err := km.client.List(ctx, &list, client.InNamespace(src.namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		if err := km.reader.List(ctx, &list, client.InNamespace(src.namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
 			return nil, fmt.Errorf("list key Secrets in %s: %w", src.namespace, err)
 		}
 		for i := range list.Items {

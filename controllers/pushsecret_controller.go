@@ -44,6 +44,9 @@ type pushSecretReconciler struct {
 	workers int
 	// clock is the time source; time.Now when nil.
 	clock func() time.Time
+	// secretMeta watches every Secret's metadata: a source Secret is not
+	// one kseal writes, so the manager's cache does not hold it.
+	secretMeta *secretMetaCache
 }
 
 // SetupWithManager registers the reconciler; a change to a source Secret
@@ -60,7 +63,7 @@ func (r *pushSecretReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Ma
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.PushSecret{}).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.forSecret)).
+		WatchesRawSource(r.secretMeta.source(handler.EnqueueRequestsFromMapFunc(r.forSecret))).
 		WithOptions(controllerOptions(max(r.workers, 1))).
 		Complete(r)
 }

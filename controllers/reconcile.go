@@ -8,6 +8,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
@@ -50,17 +51,17 @@ func reconcileObject[T object](ctx context.Context, c client.Client, req reconci
 }
 
 // patchStatus writes obj's status as one merge patch from base, and nothing
-// when the steps changed nothing.
+// when the steps changed nothing. The patch is computed once and sent as it
+// is (a client.MergeFrom patch would marshal both objects again).
 func patchStatus(ctx context.Context, c client.Client, base, obj client.Object) error {
-	patch := client.MergeFrom(base)
-	data, err := patch.Data(obj)
+	data, err := client.MergeFrom(base).Data(obj)
 	if err != nil {
 		return err
 	}
 	if string(data) == "{}" {
 		return nil
 	}
-	if err := c.Status().Patch(ctx, obj, patch); err != nil {
+	if err := c.Status().Patch(ctx, obj, client.RawPatch(types.MergePatchType, data)); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}

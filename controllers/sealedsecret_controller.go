@@ -42,6 +42,11 @@ type sealedSecretReconciler struct {
 	workers int
 	// selector, when set, limits the SealedSecrets handled.
 	selector labels.Selector
+	// api reads from the API server what the cache leaves out (the
+	// ciphertexts).
+	api client.Reader
+	// keysReady is closed once the keys have loaded (nil: not waited for).
+	keysReady <-chan struct{}
 	// retry re-queues SealedSecrets that are not Ready after a key change.
 	retry *keyRetry
 	// lastKey names the key that opened the most recent SealedSecret: an
@@ -84,7 +89,7 @@ func (r *sealedSecretReconciler) Reconcile(ctx context.Context, req reconcile.Re
 }
 
 // reconcile runs the steps: decide from the hashes, then (only when the
-// Secret must change) decrypt and write.
+// Secret must change) read the ciphertexts, decrypt and write.
 func (r *sealedSecretReconciler) reconcile(ctx context.Context, ss *v1alpha1.SealedSecret) (reconcile.Result, error) {
 	secret, err := currentSecret(ctx, r.Client, ss)
 	if err != nil {
@@ -92,21 +97,29 @@ func (r *sealedSecretReconciler) reconcile(ctx context.Context, ss *v1alpha1.Sea
 	}
 	in := sealedSecretInput(ss, secret)
 	act, reason, message := decide(in)
+	full := ss
+	if act == actionCreate || act == actionUpdate {
+		if !awaitKeys(ctx, r.keysReady, func() bool { return len(r.keys.Keyring().Keys()) > 0 }) {
+			// Only decryption needs keys; an up-to-date Secret is confirmed without them.
+			setWaiting(ss, "waiting for the controller's keys to load")
+			return reconcile.Result{RequeueAfter: time.Second}, nil
+		}
+		if full, err = fullObject(ctx, r.api, ss); err != nil || full == nil {
+			return reconcile.Result{}, err
+		}
+		in = sealedSecretInput(full, secret)
+		act, reason, message = decide(in)
+	}
 	switch act {
 	case actionNone:
 		setReadyTrue(ss, reason, message)
-		return reconcile.Result{}, nil
+		return reconcile.Result{}, labelWritten(ctx, r.Client, in)
 	case actionRefuse:
 		r.event(ss, corev1.EventTypeWarning, reason, message)
 		unsealTotal.WithLabelValues("error", reason).Inc()
 		return fail(ss, terminal(reason, errors.New(message)), 0)
 	}
-	if len(r.keys.Keyring().Keys()) == 0 {
-		// Only decryption needs keys; an up-to-date Secret was confirmed above.
-		setWaiting(ss, "waiting for the controller's keys to load")
-		return reconcile.Result{RequeueAfter: time.Second}, nil
-	}
-	desired, keyName, err := r.unseal(ss, secret)
+	desired, keyName, err := r.unseal(full, secret)
 	if err != nil {
 		// Bad ciphertext or scope does not heal by retrying; a key change or
 		// spec change triggers a new reconcile.
@@ -115,13 +128,38 @@ func (r *sealedSecretReconciler) reconcile(ctx context.Context, ss *v1alpha1.Sea
 		unsealTotal.WithLabelValues("error", reason).Inc()
 		return fail(ss, terminal(reason, err), 0)
 	}
-	if err := writeTargetSecret(ctx, r.Client, ss, in, desired, keyName, act, r.reload); err != nil {
+	if err := writeTargetSecret(ctx, r.Client, full, in, desired, keyName, act, r.reload); err != nil {
 		return fail(ss, retryable(v1alpha1.ReasonProgressing, fmt.Errorf("writing the Secret failed: %w", err)), 0)
 	}
+	wasReady := isReady(ss)
 	setReadyTrue(ss, v1alpha1.ReasonUnsealed, messageUpToDate)
-	r.event(ss, corev1.EventTypeNormal, EventUnsealed, fmt.Sprintf("Secret %s %s", ss.Name, map[action]string{actionCreate: "created", actionUpdate: "updated"}[act]))
+	if wasReady {
+		// A first write shows as the Ready condition's transition; a
+		// rewrite of a Ready object (edited, Secret deleted) only here.
+		r.event(ss, corev1.EventTypeNormal, EventUnsealed, fmt.Sprintf("Secret %s %s", ss.Name, map[action]string{actionCreate: "created", actionUpdate: "updated"}[act]))
+	}
 	unsealTotal.WithLabelValues("success", v1alpha1.ReasonUnsealed).Inc()
 	return reconcile.Result{}, nil
+}
+
+// keysWait is how long a reconcile that must decrypt waits for the keys to
+// load at start, before it reports Progressing and tries again: waiting
+// saves a status write (Progressing, then Ready) per object at a cold start.
+const keysWait = 15 * time.Second
+
+// awaitKeys reports whether have holds, waiting up to keysWait for ready.
+func awaitKeys(ctx context.Context, ready <-chan struct{}, have func() bool) bool {
+	if have() || ready == nil {
+		return have()
+	}
+	t := time.NewTimer(keysWait)
+	defer t.Stop()
+	select {
+	case <-ready:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return have()
 }
 
 // currentSecret returns the target Secret, or nil when it does not exist.

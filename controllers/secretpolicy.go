@@ -86,7 +86,11 @@ type legacyWrite struct {
 
 // sealedSecretInput builds the policy input for a SealedSecret.
 func sealedSecretInput(ss *v1alpha1.SealedSecret, secret *corev1.Secret) policyInput {
-	in := policyInput{kind: "SealedSecret", name: ss.Name, ownerUID: ss.UID, patch: isPatchMode(ss), skipOwner: skipOwnerReferences(ss), secret: secret, sealedHash: sealedHash(ss)}
+	hash, ok := cachedHash(ss)
+	if !ok {
+		hash = sealedHash(ss)
+	}
+	in := policyInput{kind: "SealedSecret", name: ss.Name, ownerUID: ss.UID, patch: isPatchMode(ss), skipOwner: skipOwnerReferences(ss), secret: secret, sealedHash: hash}
 	if in.patch {
 		in.keys = slices.Collect(maps.Keys(ss.Spec.EncryptedData))
 		in.keys = append(in.keys, slices.Collect(maps.Keys(ss.Spec.Template.Data))...)

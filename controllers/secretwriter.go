@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"slices"
 	"strings"
@@ -38,6 +39,9 @@ func writeTargetSecret(ctx context.Context, c client.Client, owner client.Object
 		target.Annotations = map[string]string{}
 	}
 	maps.Copy(target.Labels, desired.Labels)
+	if !in.patch {
+		target.Labels[LabelWrittenBy] = writtenByValue
+	}
 	maps.Copy(target.Annotations, desired.Annotations)
 	delete(target.Annotations, v1alpha1.AnnotationPatch)
 	if in.patch && current != nil {
@@ -79,6 +83,25 @@ func writeTargetSecret(ctx context.Context, c client.Client, owner client.Object
 	}
 	// Only an update can change data workloads already read.
 	return reload.afterWrite(ctx, c.Update(ctx, target), owner, current, target)
+}
+
+// writtenByValue is the value of LabelWrittenBy.
+const writtenByValue = "kseal"
+
+// labelWritten adds LabelWrittenBy to an up-to-date Secret that kseal wrote
+// before it set the label (the first start after an upgrade), so that the
+// cache holds and watches it from then on: one metadata patch per such
+// Secret, once. Patch-mode Secrets are not kseal's and stay unlabelled.
+func labelWritten(ctx context.Context, c client.Client, in policyInput) error {
+	s := in.secret
+	if s == nil || in.patch || s.Labels[LabelWrittenBy] != "" {
+		return nil
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]string{LabelWrittenBy: writtenByValue}}})
+	if err != nil {
+		return err
+	}
+	return client.IgnoreNotFound(c.Patch(ctx, s.DeepCopy(), client.RawPatch(types.MergePatchType, patch)))
 }
 
 func withoutOwner(refs []metav1.OwnerReference, uid types.UID) []metav1.OwnerReference {

@@ -22,6 +22,9 @@ import (
 
 // Options configures the controllers Setup registers.
 type Options struct {
+	// WatchNamespaces limits the watches kseal starts of its own (Secrets'
+	// metadata) as --watch-namespaces limits the manager's cache; nil: all.
+	WatchNamespaces []string
 	// Keys configures the key manager.
 	Keys KeyManagerOptions
 	// Workers is the number of SealedSecrets reconciled in parallel.
@@ -82,21 +85,26 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 		return nil, fmt.Errorf("key manager: %w", err)
 	}
 	recorder := mgr.GetEventRecorderFor("kseal-controller") //nolint:staticcheck // core/v1 events, readable by kubectl describe
+	c := newSecretClient(mgr)
 	ssr := &sealedSecretReconciler{
-		Client:   mgr.GetClient(),
-		keys:     km,
-		recorder: recorder,
-		workers:  opts.Workers,
-		selector: opts.SealedSecretSelector,
-		retry:    newKeyRetry(func() client.ObjectList { return &v1alpha1.SealedSecretList{} }),
-		reload:   reload,
+		Client:    c,
+		api:       mgr.GetAPIReader(),
+		keysReady: km.Ready(),
+		keys:      km,
+		recorder:  recorder,
+		workers:   opts.Workers,
+		selector:  opts.SealedSecretSelector,
+		retry:     newKeyRetry(func() client.ObjectList { return &v1alpha1.SealedSecretList{} }),
+		reload:    reload,
 	}
 	sops := &sopsSecretReconciler{
-		Client:   mgr.GetClient(),
-		keys:     km,
-		recorder: recorder,
-		retry:    newKeyRetry(func() client.ObjectList { return &v1alpha1.SopsSecretList{} }),
-		reload:   reload,
+		Client:    c,
+		api:       mgr.GetAPIReader(),
+		keysReady: km.Ready(),
+		keys:      km,
+		recorder:  recorder,
+		retry:     newKeyRetry(func() client.ObjectList { return &v1alpha1.SopsSecretList{} }),
+		reload:    reload,
 	}
 	km.onChange = func() {
 		go sops.retry.queueNotReady(context.Background(), sops.Client, km)
@@ -162,10 +170,11 @@ func setupExternalSecrets(mgr ctrl.Manager, opts Options, reload *reloader) erro
 	if err != nil {
 		return err
 	}
-	builder := &providerBuilder{client: mgr.GetClient(), tokens: tokens, awsBatchWindow: opts.AWSBatchWindow, ssmBatchWindow: opts.SSMBatchWindow, policy: policy}
-	cache := newProviderCache(mgr.GetClient(), builder.build)
+	c := newSecretClient(mgr) // store credentials and Merge targets are not cached
+	builder := &providerBuilder{client: c, tokens: tokens, awsBatchWindow: opts.AWSBatchWindow, ssmBatchWindow: opts.SSMBatchWindow, policy: policy}
+	cache := newProviderCache(c, builder.build)
 	for _, kind := range []string{v1alpha1.SecretStoreKind, v1alpha1.ClusterSecretStoreKind} {
-		if err := (&secretStoreReconciler{Client: mgr.GetClient(), kind: kind, providers: cache}).SetupWithManager(mgr); err != nil {
+		if err := (&secretStoreReconciler{Client: c, kind: kind, providers: cache}).SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("%s controller: %w", kind, err)
 		}
 	}
@@ -173,19 +182,24 @@ func setupExternalSecrets(mgr ctrl.Manager, opts Options, reload *reloader) erro
 	if err != nil {
 		return err
 	}
+	secretMeta, err := newSecretMetaCache(mgr, opts.WatchNamespaces)
+	if err != nil {
+		return fmt.Errorf("secret metadata cache: %w", err)
+	}
 	esr := &externalSecretReconciler{
-		Client:      mgr.GetClient(),
+		Client:      c,
 		providers:   cache,
 		recorder:    mgr.GetEventRecorderFor("kseal-controller"), //nolint:staticcheck // core/v1 events
 		workers:     max(opts.ExternalSecretWorkers, 1),
 		reload:      reload,
 		reader:      mgr.GetAPIReader(),
 		credentials: creds,
+		secretMeta:  secretMeta,
 	}
 	if err := esr.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("externalsecret controller: %w", err)
 	}
-	psr := &pushSecretReconciler{Client: mgr.GetClient(), providers: cache, recorder: esr.recorder, workers: esr.workers}
+	psr := &pushSecretReconciler{Client: c, providers: cache, recorder: esr.recorder, workers: esr.workers, secretMeta: secretMeta}
 	if err := psr.SetupWithManager(context.Background(), mgr); err != nil {
 		return fmt.Errorf("pushsecret controller: %w", err)
 	}

@@ -40,6 +40,11 @@ type sopsSecretReconciler struct {
 	keys keys.Source
 	// recorder records events; they never contain secret values.
 	recorder record.EventRecorder
+	// api reads from the API server what the cache leaves out (the
+	// document).
+	api client.Reader
+	// keysReady is closed once the keys have loaded (nil: not waited for).
+	keysReady <-chan struct{}
 	// retry re-queues SopsSecrets that are not Ready after a key change.
 	retry *keyRetry
 	// reload restarts workloads after a data change; nil when off.
@@ -67,10 +72,10 @@ func (r *sopsSecretReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 }
 
 // reconcile runs the steps: decide from the hashes, then (only when the
-// Secret must change) decrypt and write.
+// Secret must change) read the document, decrypt and write.
 func (r *sopsSecretReconciler) reconcile(ctx context.Context, obj *v1alpha1.SopsSecret) (reconcile.Result, error) {
-	identities := sopsIdentities(r.keys)
-	if len(identities) == 0 {
+	var identities []age.Identity
+	if !awaitKeys(ctx, r.keysReady, func() bool { identities = sopsIdentities(r.keys); return len(identities) > 0 }) {
 		setWaiting(obj, "waiting for the controller's keys to load")
 		return reconcile.Result{RequeueAfter: time.Second}, nil
 	}
@@ -78,34 +83,55 @@ func (r *sopsSecretReconciler) reconcile(ctx context.Context, obj *v1alpha1.Sops
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	in := policyInput{
+	in := sopsSecretInput(obj, secret)
+	act, reason, message := decide(in)
+	full := obj
+	if act == actionCreate || act == actionUpdate {
+		if full, err = fullObject(ctx, r.api, obj); err != nil || full == nil {
+			return reconcile.Result{}, err
+		}
+		in = sopsSecretInput(full, secret)
+		act, reason, message = decide(in)
+	}
+	switch act {
+	case actionNone:
+		setReadyTrue(obj, reason, message)
+		return reconcile.Result{}, labelWritten(ctx, r.Client, in)
+	case actionRefuse:
+		r.event(obj, corev1.EventTypeWarning, reason, message)
+		return fail(obj, terminal(reason, errors.New(message)), 0)
+	}
+	desired, err := r.decrypt(full, identities)
+	if err != nil {
+		r.event(obj, corev1.EventTypeWarning, EventUnsealFailed, err.Error())
+		return fail(obj, terminal(sopsReason(err), err), 0)
+	}
+	if err := writeTargetSecret(ctx, r.Client, full, in, desired, "", act, r.reload); err != nil {
+		return fail(obj, retryable(v1alpha1.ReasonProgressing, fmt.Errorf("writing the Secret failed: %w", err)), 0)
+	}
+	wasReady := isReady(obj)
+	setReadyTrue(obj, v1alpha1.ReasonUnsealed, messageUpToDate)
+	if wasReady {
+		// As for SealedSecrets: a first write shows in the Ready condition.
+		r.event(obj, corev1.EventTypeNormal, EventUnsealed, "Secret "+obj.Name+" written")
+	}
+	return reconcile.Result{}, nil
+}
+
+// sopsSecretInput builds the policy input for a SopsSecret.
+func sopsSecretInput(obj *v1alpha1.SopsSecret, secret *corev1.Secret) policyInput {
+	hash, ok := cachedHash(obj)
+	if !ok {
+		hash = sopsHash(obj)
+	}
+	return policyInput{
 		kind:       "SopsSecret",
 		name:       obj.Name,
 		ownerUID:   obj.UID,
 		skipOwner:  annotated([]string{v1alpha1.AnnotationSkipSetOwnerReferences}, obj.Annotations),
 		secret:     secret,
-		sealedHash: sopsHash(obj),
+		sealedHash: hash,
 	}
-	act, reason, message := decide(in)
-	switch act {
-	case actionNone:
-		setReadyTrue(obj, reason, message)
-		return reconcile.Result{}, nil
-	case actionRefuse:
-		r.event(obj, corev1.EventTypeWarning, reason, message)
-		return fail(obj, terminal(reason, errors.New(message)), 0)
-	}
-	desired, err := r.decrypt(obj, identities)
-	if err != nil {
-		r.event(obj, corev1.EventTypeWarning, EventUnsealFailed, err.Error())
-		return fail(obj, terminal(sopsReason(err), err), 0)
-	}
-	if err := writeTargetSecret(ctx, r.Client, obj, in, desired, "", act, r.reload); err != nil {
-		return fail(obj, retryable(v1alpha1.ReasonProgressing, fmt.Errorf("writing the Secret failed: %w", err)), 0)
-	}
-	setReadyTrue(obj, v1alpha1.ReasonUnsealed, messageUpToDate)
-	r.event(obj, corev1.EventTypeNormal, EventUnsealed, "Secret "+obj.Name+" written")
-	return reconcile.Result{}, nil
 }
 
 // decrypt opens the document and renders the Secret.

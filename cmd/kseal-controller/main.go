@@ -3,10 +3,14 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,6 +80,7 @@ func run() error {
 		return nil
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	setGCPercent()
 	ctrl.Log.Info("starting kseal-controller", "version", build.Version, "commit", build.Commit, "go", build.GoVersion)
 
 	var cutoffTime time.Time
@@ -110,7 +115,7 @@ func run() error {
 		return err
 	}
 	cfg.QPS, cfg.Burst = float32(*qps), *burst
-	cacheOpts := cache.Options{DefaultTransform: controllers.CacheTransform}
+	cacheOpts := cache.Options{}
 	if *watchNamespaces != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{*namespace: {}}
 		if *bitnamiNamespace != "" {
@@ -122,7 +127,7 @@ func run() error {
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
-		Cache:                   cacheOpts,
+		Cache:                   controllers.CacheOptions(cacheOpts),
 		Metrics:                 metricsserver.Options{BindAddress: *metricsAddr},
 		HealthProbeBindAddress:  *probeAddr,
 		LeaderElection:          *leaderElect,
@@ -136,6 +141,7 @@ func run() error {
 		return err
 	}
 	c, err := controllers.Setup(mgr, controllers.Options{
+		WatchNamespaces: slices.Collect(maps.Keys(cacheOpts.DefaultNamespaces)),
 		Keys: controllers.KeyManagerOptions{
 			Namespace:        *namespace,
 			RenewPeriod:      *renewPeriod,
@@ -173,7 +179,32 @@ func run() error {
 	}); err != nil {
 		return err
 	}
+	// Keys have their own cache; ready also needs the caches of the objects
+	// kseal reconciles (they do not sync without the RBAC to list them).
+	if err := mgr.AddReadyzCheck("caches", func(r *http.Request) error {
+		ctx, cancel := context.WithTimeout(r.Context(), 200*time.Millisecond)
+		defer cancel()
+		if !mgr.GetCache().WaitForCacheSync(ctx) {
+			return fmt.Errorf("caches not synced yet")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
 	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// defaultGCPercent is the controller's GOGC unless the environment sets
+// one: the heap may grow by half its live size between collections instead
+// of Go's default of all of it. Measured with 5,000 SealedSecrets and 1,000
+// ExternalSecrets: peak RSS 136 MiB instead of 157 MiB (docs/BENCHMARKS.md).
+const defaultGCPercent = 50
+
+// setGCPercent applies defaultGCPercent when GOGC is not set.
+func setGCPercent() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 }
 
 // splitList splits a comma-separated flag value, dropping empty items.

@@ -57,6 +57,7 @@ func (h *harness) startController(name string, extra ...string) (*controllerProc
 	}
 	args = append(args, extra...)
 	args = append(args, strings.Fields(*flagArgs)...)
+	args = append(args, h.extraArgs...)
 	p := &controllerProc{
 		name:       name,
 		apiURL:     "http://" + ports[0],
@@ -71,18 +72,23 @@ func (h *harness) startController(name string, extra ...string) (*controllerProc
 	p.cmd = exec.Command(h.binary, args...)
 	p.cmd.Env = append(os.Environ(), "KUBECONFIG="+h.kubeconfig)
 	p.cmd.Env = append(p.cmd.Env, strings.Fields(*flagEnv)...)
+	return p, p.start(logFile)
+}
+
+// start starts p.cmd with its output in logFile and watches for its exit.
+func (p *controllerProc) start(logFile *os.File) error {
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 	p.started = time.Now()
 	if err := p.cmd.Start(); err != nil {
 		logFile.Close()
-		return nil, err
+		return err
 	}
 	go func() {
 		p.waitErr = p.cmd.Wait()
 		logFile.Close()
 		close(p.exited)
 	}()
-	return p, nil
+	return nil
 }
 
 // pid returns the process id.

@@ -21,8 +21,11 @@
 // SealedSecret is Ready) and a restart with nothing changed. It then measures
 // ExternalSecrets on one AWS store (the awstest emulator, in this process)
 // and the controller's memory with SealedSecrets and ExternalSecrets
-// together. The results go to a markdown report and a PNG chart of time to
-// Ready against N; docs/BENCHMARKS.md holds a measured run.
+// together. With -scale.bitnami (make bench-scale passes the binary
+// hack/build-bitnami.sh builds) it also runs Bitnami's sealed-secrets
+// controller v0.40.0 on the same v1 data and reports kseal ÷ Bitnami (see
+// bitnami_test.go). The results go to a markdown report and a PNG chart of
+// time to Ready against N; docs/BENCHMARKS.md holds a measured run.
 //
 // Figures come from outside the controller: wall time from the test's own
 // watch on the objects, CPU time and peak RSS from /proc/<pid>, counters
@@ -78,6 +81,8 @@ var (
 	flagPerf       = flag.String("scale.perf", "", "directory: record every cold start with `perf record -g` attached to the controller")
 	flagHeap       = flag.String("scale.heap", "", "directory: after each SealedSecret run, measure the Go heap of an informer cache like the controller's, in this process, and write a heap profile")
 	flagLogs       = flag.String("scale.logs", "", "directory to keep controller logs in (default: a temporary directory, removed)")
+	flagBitnami    = flag.String("scale.bitnami", "", "Bitnami sealed-secrets controller binary (hack/build-bitnami.sh): also run it on the same v1 data at every N and report kseal ÷ Bitnami")
+	flagBitnamiN   = flag.String("scale.bitnami-n", "", "comma-separated counts for the side-by-side run with Bitnami's controller (default: those of -scale.n)")
 	flagPhase      = flag.Duration("scale.phase-timeout", 20*time.Minute, "longest a single phase may take")
 )
 
@@ -97,6 +102,15 @@ type harness struct {
 	// certPEM is the certificate of the key generation the first controller
 	// run made; every later run reuses that generation.
 	certPEM []byte
+	// extraArgs are added to the controller's flags (the side-by-side run
+	// with Bitnami's controller imports its key).
+	extraArgs []string
+	// starter, when set, starts the process a cold start measures instead
+	// of kseal-controller (Bitnami's controller).
+	starter func(name string) (*controllerProc, error)
+	// bitnamiCert is the certificate of the key Bitnami's controller made
+	// on its first run (-scale.bitnami only).
+	bitnamiCert []byte
 }
 
 var (

@@ -177,7 +177,11 @@ func (h *harness) coldStartKeep(t *testing.T, name string, specs ...trackSpec) (
 	}
 	meter := h.newCPUMeter()
 	othersBefore := meter.sample()
-	p, err := h.startController(name)
+	start := func(name string) (*controllerProc, error) { return h.startController(name) }
+	if h.starter != nil {
+		start = h.starter
+	}
+	p, err := start(name)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -59,14 +59,15 @@ func (r *results) markdown() string {
 		}
 	}
 	if len(cached) > 0 {
-		b.WriteString("\nInformer cache of every SealedSecret and Secret (what the controller watches), measured in the test process after the run: live Go heap.\n\n")
-		b.WriteString("| format | SealedSecrets | Secrets | cache heap | per SealedSecret | without managedFields |\n|---|--:|--:|--:|--:|--:|\n")
+		b.WriteString("\nInformer cache of every SealedSecret and Secret, whole and with the controller's cache options, measured in the test process after the run: live Go heap.\n\n")
+		b.WriteString("| format | SealedSecrets | Secrets | cache heap | per SealedSecret | as the controller caches |\n|---|--:|--:|--:|--:|--:|\n")
 		for _, s := range cached {
 			c := s.Cache
 			fmt.Fprintf(&b, "| %s | %s | %s | %.1f MiB | %.1f KiB | %.1f MiB |\n", s.Format, thousands(c.SealedSecrets), thousands(c.Secrets),
 				mib(c.Heap), float64(c.Heap)/1024/float64(max(c.SealedSecrets, 1)), mib(c.Stripped))
 		}
 	}
+	b.WriteString(bitnamiMarkdown(r.Bitnami))
 	if e := r.External; e != nil && e.Cold != nil {
 		fmt.Fprintf(&b, "\nExternalSecrets: %s on one AWS store (emulator), one data ref each; provider calls counted by the emulator.\n\n", thousands(e.N))
 		b.WriteString("| cycle | time | provider calls | BatchGetSecretValue | GetSecretValue | ListSecrets | other | peak RSS | API writes |\n")

@@ -63,6 +63,19 @@ func TestScale(t *testing.T) {
 			})
 		}
 	}
+	if *flagBitnami != "" {
+		bitnamiCounts := counts
+		if *flagBitnamiN != "" {
+			if bitnamiCounts, err = parseCounts(*flagBitnamiN); err != nil {
+				t.Fatalf("-scale.bitnami-n: %v", err)
+			}
+		}
+		for _, n := range bitnamiCounts {
+			t.Run(fmt.Sprintf("bitnami-v1-%d", n), func(t *testing.T) {
+				res.Bitnami = append(res.Bitnami, h.runBitnami(t, n))
+			})
+		}
+	}
 	srv := awstest.NewServer(t)
 	if *flagES > 0 {
 		t.Run(fmt.Sprintf("external-%d", *flagES), func(t *testing.T) {
@@ -141,6 +154,7 @@ type results struct {
 	Started        time.Time
 	Duration       time.Duration
 	Sealed         []*sealedRun
+	Bitnami        []*bitnamiRun // side by side with Bitnami's controller (-scale.bitnami)
 	External       *externalRun
 	Mixed          *mixedRun
 }

@@ -91,7 +91,12 @@ func (h *harness) runSealed(t *testing.T, format string, n int) *sealedRun {
 // createSealed seals n Secrets of itemsPerSecret items with the controller's
 // certificate and creates the SealedSecrets in ns.
 func (h *harness) createSealed(ns string, n int, version sealing.Version) error {
-	cert, err := keys.ParseCertificate(h.certPEM, time.Now())
+	return h.createSealedWith(ns, n, version, h.certPEM)
+}
+
+// createSealedWith is createSealed with the certificate certPEM.
+func (h *harness) createSealedWith(ns string, n int, version sealing.Version, certPEM []byte) error {
+	cert, err := keys.ParseCertificate(certPEM, time.Now())
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,200 @@
+package controllers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"reflect"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kseal-dev/kseal/api/v1alpha1"
+)
+
+// What the controller caches. Its memory is what its informer caches hold,
+// so they hold only what a reconcile reads:
+//
+//   - SealedSecrets and SopsSecrets without their ciphertexts: the cached
+//     copy keeps the metadata, template, status and (for patch mode) the
+//     item names, plus the fingerprint of the full object, which is all
+//     "is the Secret up to date" needs. The ciphertexts are read from the
+//     API server when something must be decrypted.
+//   - Secrets only when kseal wrote them (LabelWrittenBy). Any other Secret a
+//     reconcile reads (a Secret written before the label existed, one patched
+//     in patch mode or by an ExternalSecret's Merge policy, a store's
+//     credentials) is read from the API server, through secretClient.
+//   - Key Secrets in a cache of their own (newKeyCache), namespaced to the
+//     key namespaces.
+//
+// Managed fields and kubectl's last-applied annotation are dropped from
+// everything (CacheTransform).
+
+// LabelWrittenBy marks the Secrets kseal writes for SealedSecrets,
+// SopsSecrets and ExternalSecrets (value "kseal"); the controller caches
+// only Secrets with it. Patch-mode and Merge writes, into Secrets kseal does
+// not own, do not set it.
+const LabelWrittenBy = "kseal.dev/written-by"
+
+// annotationCachedHash carries, in cached SealedSecrets and SopsSecrets
+// only, the fingerprint of the full object: cacheMark followed by the hash.
+// The mark is random per process, so a user's annotation of the same name
+// can never pass for it.
+const annotationCachedHash = "kseal.dev/cached-hash"
+
+var cacheMark = func() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b) + ":"
+}()
+
+// CacheOptions returns base with what the controller's manager cache needs:
+// the transforms above and the Secret label selector. base may set
+// DefaultNamespaces (--watch-namespaces).
+func CacheOptions(base cache.Options) cache.Options {
+	base.DefaultTransform = CacheTransform
+	if base.ByObject == nil {
+		base.ByObject = map[client.Object]cache.ByObject{}
+	}
+	written, _ := labels.NewRequirement(LabelWrittenBy, selection.Exists, nil)
+	base.ByObject[&corev1.Secret{}] = cache.ByObject{Label: labels.NewSelector().Add(*written)}
+	base.ByObject[&v1alpha1.SealedSecret{}] = cache.ByObject{Transform: sealedSecretTransform}
+	base.ByObject[&v1alpha1.SopsSecret{}] = cache.ByObject{Transform: sopsSecretTransform}
+	return base
+}
+
+// sealedSecretTransform keeps a SealedSecret without its ciphertexts.
+func sealedSecretTransform(obj any) (any, error) {
+	obj, _ = CacheTransform(obj)
+	ss, ok := obj.(*v1alpha1.SealedSecret)
+	if !ok {
+		return obj, nil
+	}
+	hash := sealedHash(ss)
+	names := make(map[string]string, len(ss.Spec.EncryptedData))
+	for k := range ss.Spec.EncryptedData {
+		names[k] = ""
+	}
+	ss.Spec.EncryptedData = names
+	setCachedHash(ss, hash)
+	return ss, nil
+}
+
+// sopsSecretTransform keeps a SopsSecret without its document.
+func sopsSecretTransform(obj any) (any, error) {
+	obj, _ = CacheTransform(obj)
+	s, ok := obj.(*v1alpha1.SopsSecret)
+	if !ok {
+		return obj, nil
+	}
+	hash := sopsHash(s)
+	s.Spec.Sops = ""
+	setCachedHash(s, hash)
+	return s, nil
+}
+
+func setCachedHash(o client.Object, hash string) {
+	a := maps.Clone(o.GetAnnotations())
+	if a == nil {
+		a = map[string]string{}
+	}
+	a[annotationCachedHash] = cacheMark + hash
+	o.SetAnnotations(a)
+}
+
+// cachedHash returns the fingerprint a cache transform recorded on o, and
+// false when o is a full object (read from the API server).
+func cachedHash(o client.Object) (string, bool) {
+	return strings.CutPrefix(o.GetAnnotations()[annotationCachedHash], cacheMark)
+}
+
+// secretClient is the manager's client, except that a Secret the cache
+// does not hold is read from the API server: the cache holds only the
+// Secrets kseal wrote (LabelWrittenBy).
+type secretClient struct {
+	client.Client
+	api client.Reader
+}
+
+// Get implements client.Reader.
+func (c secretClient) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	err := c.Client.Get(ctx, key, obj, opts...)
+	if _, ok := obj.(*corev1.Secret); !ok || !apierrors.IsNotFound(err) {
+		return err
+	}
+	if err := c.api.Get(ctx, key, obj, opts...); err != nil {
+		return err
+	}
+	_, _ = CacheTransform(obj)
+	return nil
+}
+
+// keyCache is the key Secrets' own cache. GetCache makes the manager start
+// it with its other caches, on every replica, before the controllers.
+type keyCache struct{ cache.Cache }
+
+func (k keyCache) GetCache() cache.Cache { return k.Cache }
+
+// newKeyCache caches the Secrets of the key namespaces that carry a key
+// label (kseal's in opts.Namespace, sealed-secrets' in
+// opts.BitnamiNamespace).
+func newKeyCache(mgr ctrl.Manager, opts KeyManagerOptions) (keyCache, error) {
+	selector := func(label string) labels.Selector {
+		r, _ := labels.NewRequirement(label, selection.Exists, nil)
+		return labels.NewSelector().Add(*r)
+	}
+	namespaces := map[string]cache.Config{opts.Namespace: {LabelSelector: selector(v1alpha1.LabelSealingKey)}}
+	if ns := opts.BitnamiNamespace; ns != "" {
+		if ns == opts.Namespace {
+			namespaces[ns] = cache.Config{} // both labels: every Secret of the one namespace
+		} else {
+			namespaces[ns] = cache.Config{LabelSelector: selector(v1alpha1.LabelBitnamiSealingKey)}
+		}
+	}
+	c, err := cache.New(mgr.GetConfig(), cache.Options{
+		Scheme:            mgr.GetScheme(),
+		Mapper:            mgr.GetRESTMapper(),
+		DefaultNamespaces: namespaces,
+		DefaultTransform:  CacheTransform,
+	})
+	return keyCache{c}, err
+}
+
+// fullObject returns obj with what the cache left out, read from the API
+// server (nil when it no longer exists); obj itself when it is not a cached
+// copy.
+func fullObject[T client.Object](ctx context.Context, api client.Reader, obj T) (T, error) {
+	var zero T
+	if _, cached := cachedHash(obj); !cached || api == nil {
+		return obj, nil
+	}
+	full := reflect.New(reflect.TypeOf(obj).Elem()).Interface().(T)
+	if err := api.Get(ctx, client.ObjectKeyFromObject(obj), full); err != nil {
+		if apierrors.IsNotFound(err) {
+			return zero, nil
+		}
+		return zero, fmt.Errorf("read %s %s/%s: %w", reflect.TypeOf(obj).Elem().Name(), obj.GetNamespace(), obj.GetName(), err)
+	}
+	_, _ = CacheTransform(full)
+	return full, nil
+}
+
+// isReady reports whether obj's Ready condition is True.
+func isReady(obj conditioned) bool {
+	return apimeta.IsStatusConditionTrue(obj.GetConditions(), v1alpha1.ConditionReady)
+}
+
+// newSecretClient returns the manager's client with uncached reads of the
+// Secrets its cache leaves out.
+func newSecretClient(mgr ctrl.Manager) client.Client {
+	return secretClient{Client: mgr.GetClient(), api: mgr.GetAPIReader()}
+}
