@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -230,6 +231,42 @@ func (w *credentialWatch) changed(ctx context.Context, key types.NamespacedName)
 	w.seen[key] = h
 	w.mu.Unlock()
 	return deps, !known || prev != h, nil
+}
+
+// remember records the data hash of the credentials Secrets of store that
+// the watch has not seen yet: a store is usually created after its Secret,
+// when the informer's first sighting found no store to remember it for. A
+// hash already known is kept, so an update not yet handled still counts as a
+// change. References read in each ExternalSecret's namespace are left out
+// (their first update refreshes). A nil watch does nothing.
+func (w *credentialWatch) remember(ctx context.Context, store *storeInfo) {
+	if w == nil {
+		return
+	}
+	for _, k := range storeCredentialKeys(store) {
+		key := types.NamespacedName{Namespace: store.Namespace, Name: k}
+		if ns, name, ok := strings.Cut(k, "/"); ok {
+			if ns == "*" {
+				continue
+			}
+			key = types.NamespacedName{Namespace: ns, Name: name}
+		}
+		w.mu.Lock()
+		_, known := w.seen[key]
+		w.mu.Unlock()
+		if known {
+			continue
+		}
+		var s corev1.Secret
+		if err := w.api.Get(ctx, key, &s); err != nil {
+			continue // missing credentials: the store reports it
+		}
+		w.mu.Lock()
+		if _, known := w.seen[key]; !known {
+			w.seen[key] = dataHash(&s, nil)
+		}
+		w.mu.Unlock()
+	}
 }
 
 func (w *credentialWatch) drop(key types.NamespacedName) {

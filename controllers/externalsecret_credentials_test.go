@@ -169,3 +169,32 @@ func TestCredentialWatch_Update(t *testing.T) {
 		t.Error("a nil watch made an ExternalSecret due")
 	}
 }
+
+// TestCredentialWatch_rememberStoreCreatedAfterSecret: the informer saw
+// the Secret before any store read it; the store's reconcile makes the watch
+// learn its data, so a later label-only change refreshes nothing while a
+// data change still does.
+func TestCredentialWatch_rememberStoreCreatedAfterSecret(t *testing.T) {
+	ctx := context.Background()
+	w := credentialFixture(t)
+	before := credSecret("a", "creds", nil, "t1")
+	api := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(before.DeepCopy()).Build()
+	w.api = api
+	spec := vaultTokenSpec("", "creds")
+	w.remember(ctx, &storeInfo{Kind: v1alpha1.SecretStoreKind, Namespace: "a", Name: "vault", Spec: &spec})
+	queued := func(after *corev1.Secret, rv string) int {
+		q := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
+		defer q.ShutDown()
+		if err := api.Update(ctx, after.DeepCopy()); err != nil {
+			t.Fatal(err)
+		}
+		w.Update(ctx, event.UpdateEvent{ObjectOld: metaOf(before, "1"), ObjectNew: metaOf(after, rv)}, q)
+		return q.Len()
+	}
+	if n := queued(credSecret("a", "creds", map[string]string{"x": "y"}, "t1"), "2"); n != 0 {
+		t.Errorf("a label change queued %d ExternalSecrets", n)
+	}
+	if n := queued(credSecret("a", "creds", nil, "t2"), "3"); n != 2 {
+		t.Errorf("a data change queued %d ExternalSecrets, want 2", n)
+	}
+}

@@ -25,6 +25,9 @@ type secretStoreReconciler struct {
 	// providers is shared with the ExternalSecret reconciler, so a store's
 	// client is built once.
 	providers *providerCache
+	// credentials learns the data hashes of the store's credentials
+	// Secrets; nil when not set up.
+	credentials *credentialWatch
 }
 
 // SetupWithManager registers the reconciler for r.kind.
@@ -60,6 +63,7 @@ func (r *secretStoreReconciler) validate(ctx context.Context, obj object) (recon
 		spec = &o.Spec
 	}
 	store := &storeInfo{Kind: r.kind, Namespace: obj.GetNamespace(), Name: obj.GetName(), Spec: spec, Generation: obj.GetGeneration()}
+	r.credentials.remember(ctx, store)
 	message := "credentials validated"
 	p, err := r.providers.get(ctx, store)
 	if err == nil {

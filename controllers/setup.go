@@ -173,14 +173,14 @@ func setupExternalSecrets(mgr ctrl.Manager, opts Options, reload *reloader) erro
 	c := newSecretClient(mgr) // store credentials and Merge targets are not cached
 	builder := &providerBuilder{client: c, tokens: tokens, awsBatchWindow: opts.AWSBatchWindow, ssmBatchWindow: opts.SSMBatchWindow, policy: policy}
 	cache := newProviderCache(c, builder.build)
-	for _, kind := range []string{v1alpha1.SecretStoreKind, v1alpha1.ClusterSecretStoreKind} {
-		if err := (&secretStoreReconciler{Client: c, kind: kind, providers: cache}).SetupWithManager(mgr); err != nil {
-			return fmt.Errorf("%s controller: %w", kind, err)
-		}
-	}
 	creds, err := setupCredentialWatch(mgr)
 	if err != nil {
 		return err
+	}
+	for _, kind := range []string{v1alpha1.SecretStoreKind, v1alpha1.ClusterSecretStoreKind} {
+		if err := (&secretStoreReconciler{Client: c, kind: kind, providers: cache, credentials: creds}).SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("%s controller: %w", kind, err)
+		}
 	}
 	secretMeta, err := newSecretMetaCache(mgr, opts.WatchNamespaces)
 	if err != nil {
