@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -45,31 +44,6 @@ func previousController(t *testing.T, commit string) string {
 	return lines[len(lines)-1]
 }
 
-// runBinary runs a kseal-controller binary against the test apiserver and
-// returns a function that stops it with SIGTERM.
-func runBinary(t *testing.T, bin string) func() {
-	t.Helper()
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kubeconfig, env.Environment.KubeConfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "--namespace="+controllerNamespace, "--leader-elect=false",
-		"--metrics-bind-address=0", "--health-probe-bind-address=0", "--listen-addr=127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	var logs syncBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	return func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("previous controller log:\n%s", logs.String())
-		}
-	}
-}
-
 // TestUpgrade_externalSecretsNotRewritten: Secrets the previous controller
 // wrote for ExternalSecrets (Owner, Orphan and Merge) are recognised by the
 // new one: refreshes that find the same values write no Secret. A changed
@@ -102,11 +76,11 @@ func TestUpgrade_externalSecretsNotRewritten(t *testing.T) {
 		}
 	}
 
-	stopPrevious := runBinary(t, bin)
+	prev := startProcess(t, bin)
 	waitFor(t, 2*time.Minute, "the previous controller syncs every ExternalSecret", func() bool {
 		return allSynced(t, ns, names, time.Time{})
 	})
-	stopPrevious()
+	prev.stop()
 	before := secretVersions(t, ns, names)
 	for _, n := range names {
 		if s := getSecret(t, ns, n); s.Annotations[controllers.AnnotationSealedHash] != "" {
