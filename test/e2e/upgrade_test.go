@@ -19,8 +19,11 @@ import (
 	"github.com/kseal-dev/kseal/test/envtestenv"
 )
 
-// previousCommit is the last commit whose ExternalSecret writer kept its own
-// hash scheme (data hash and managed keys, no source fingerprint).
+// previousCommit is the version upgrade tests start from: the last commit
+// before images, the Helm chart and the one target-Secret writer for every
+// kind, so the last state of kseal people could build and run; its
+// ExternalSecret writer kept its own hash scheme (data hash and managed
+// keys, no source fingerprint). The repository has no release tag yet.
 const previousCommit = "f0d9eda3399f5ff0dca37526761bb197d6d62343"
 
 // previousController builds (or reuses) kseal-controller at commit.
