@@ -42,7 +42,7 @@ envtest_cached=false vault_cached=false
 hack/build-envtest.sh --check >/dev/null 2>&1 && envtest_cached=true
 hack/build-vault.sh --check >/dev/null 2>&1 && vault_cached=true
 step "make demo: what gets built"
-echo "  bin/kseal, bin/kseal-controller   go build (about 4 minutes on a cold Go cache, seconds when warm)"
+echo "  bin/kseal, bin/kseal-controller   go build (several minutes on a cold Go cache, seconds when warm)"
 if $envtest_cached; then
 	echo "  kube-apiserver + etcd             cached in ${KSEAL_CACHE:-$HOME/.cache/kseal}/envtest"
 else
