@@ -158,6 +158,9 @@ func (km *KeyManager) Reconcile(ctx context.Context, _ reconcile.Request) (recon
 func (km *KeyManager) store(snap *keys.Set) {
 	old := km.snap.Swap(snap)
 	keysLoaded.Set(float64(len(snap.Generations())))
+	if g := snap.Newest(); g != nil {
+		newestKeyCreated.Set(float64(g.Created().Unix()))
+	}
 	if len(snap.Generations()) > 0 {
 		km.once.Do(func() { close(km.ready) })
 	}

@@ -47,10 +47,15 @@ var (
 		Name: "kseal_keys",
 		Help: "Key generations loaded (kseal and imported sealed-secrets keys).",
 	})
+	newestKeyCreated = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "kseal_sealing_key_created_timestamp_seconds",
+		Help: "Creation time (Unix seconds) of the newest key generation, the one new SealedSecrets and SOPS files are sealed to; 0 until keys are loaded. time() minus it is the key's age.",
+	})
 )
 
 func init() {
 	metrics.Registry.MustRegister(unsealTotal, decryptionsTotal, decryptDuration, keysLoaded, rsaOperations, apiRequests, providerCalls, syncTotal)
+	metrics.Registry.MustRegister(newestKeyCreated)
 }
 
 func observeAPI(endpoint string, code int, _ time.Duration) {

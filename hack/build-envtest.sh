@@ -11,6 +11,9 @@
 #
 #   export KUBEBUILDER_ASSETS="$(hack/build-envtest.sh)"
 #
+# `hack/build-envtest.sh --check` builds nothing: it exits 0 (and prints the
+# directory) when both binaries are up to date, 1 when a build is needed.
+#
 # The versions are pinned by the wrapper modules hack/tools/kube-apiserver and
 # hack/tools/etcd; bump them there (and below) together.
 set -euo pipefail
@@ -43,6 +46,11 @@ if apiserver_ok "${dest}" && etcd_ok "${dest}"; then
 	printf '%s\n' "${dest}"
 	exit 0
 fi
+case "${1:-}" in
+"") ;;
+--check) exit 1 ;;
+*) die "usage: $0 [--check]" ;;
+esac
 
 command -v go >/dev/null 2>&1 || die "go is not on PATH"
 mkdir -p "${dest}"

@@ -17,6 +17,9 @@
 #
 #   export KSEAL_VAULT="$(hack/build-vault.sh | tail -n1)"
 #
+# `hack/build-vault.sh --check` builds nothing: it exits 0 (and prints the
+# path) when the binary is up to date, 1 when a build is needed.
+#
 # `hack/build-vault.sh --tidy` runs `go mod tidy` on the wrapper module (in the
 # build directory, where the patched sdk is) and copies go.mod and go.sum back
 # into hack/tools/vault. Use it after changing the pins.
@@ -43,10 +46,12 @@ log() { printf 'build-vault: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 tidy=false
+check=false
 case "${1:-}" in
 "") ;;
 --tidy) tidy=true ;;
-*) die "usage: $0 [--tidy]" ;;
+--check) check=true ;;
+*) die "usage: $0 [--tidy|--check]" ;;
 esac
 
 # have_version BINARY: BINARY runs and reports Vault ${VAULT_VERSION}.
@@ -63,6 +68,8 @@ if ! ${tidy} && have_version "${bin}"; then
 	printf '%s\n' "${bin}"
 	exit 0
 fi
+# --check: only say whether a build is needed (exit status 1).
+${check} && exit 1
 
 command -v go >/dev/null 2>&1 || die "go is not on PATH"
 mkdir -p "${dest}"

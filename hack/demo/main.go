@@ -4,10 +4,10 @@
 // certificate, applies the SealedSecret, and prints the Secret the controller
 // made and the SealedSecret's status, and a Deployment restarted by a new
 // sealed value (rollout restarts). Then it syncs one ExternalSecret from a
-// local AWS Secrets Manager emulator and one from a Vault dev server, and
-// renders a kustomize overlay whose Secret is SOPS-encrypted to the
-// cluster's age recipient and applies it.
-// Everything is stopped at the end.
+// local AWS Secrets Manager emulator, renders a kustomize overlay whose
+// Secret is SOPS-encrypted to the cluster's age recipient and applies it,
+// and last syncs one from a Vault dev server (whose build hack/demo.sh may
+// still be running: see waitForVault). Everything is stopped at the end.
 package main
 
 import (
@@ -167,7 +167,7 @@ stringData:
 		return err
 	}
 
-	step("The Secret the controller created")
+	step("The Secret the controller created%s", sinceStart())
 	var s corev1.Secret
 	if err := c.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "database"}, &s); err != nil {
 		return err
@@ -205,10 +205,16 @@ stringData:
 	if err := demoAWS(ctx, c); err != nil {
 		return err
 	}
+	if err := demoSops(ctx, c, bin, url, kubeconfig, work); err != nil {
+		return err
+	}
+	// Last, as only this part needs the Vault binary (built in the
+	// background while the rest ran).
 	if err := demoVault(ctx, c); err != nil {
 		return err
 	}
-	return demoSops(ctx, c, bin, url, kubeconfig, work)
+	step("Demo done%s", sinceStart())
+	return nil
 }
 
 // demoSops renders a kustomize overlay whose Secret is SOPS-encrypted to the
@@ -312,6 +318,9 @@ func demoAWS(ctx context.Context, c client.Client) error {
 // demoVault syncs one ExternalSecret from a local Vault dev server.
 func demoVault(ctx context.Context, c client.Client) error {
 	step("ExternalSecret: a value from HashiCorp Vault (a local dev server)")
+	if err := waitForVault(); err != nil {
+		return err
+	}
 	srv, err := vaulttest.Start()
 	if err != nil {
 		return err

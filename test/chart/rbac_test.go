@@ -90,8 +90,9 @@ func configDefaultObjects(t testing.TB) []*unstructured.Unstructured {
 }
 
 // installAndRun applies objs server-side, strictly, and runs the controller
-// as the ServiceAccount of their Deployment, then every step.
-func installAndRun(t *testing.T, owner string, objs []*unstructured.Unstructured, v *vaultSetup, timeout time.Duration, extra ...string) (string, error) {
+// as the ServiceAccount of their Deployment, then every step; it returns the
+// running controller, the step that failed and why.
+func installAndRun(t *testing.T, owner string, objs []*unstructured.Unstructured, v *vaultSetup, timeout time.Duration, extra ...string) (*process, string, error) {
 	t.Helper()
 	ensureNamespace(t, releaseNS)
 	applyAll(t, owner, objs)
@@ -102,7 +103,8 @@ func installAndRun(t *testing.T, owner string, objs []*unstructured.Unstructured
 		}
 	}
 	p := startAs(t, deploy, extra...)
-	return runSteps(&session{p: p, timeout: timeout, vault: v, tmp: t.TempDir(), logf: t.Logf})
+	step, err := runSteps(&session{p: p, timeout: timeout, vault: v, tmp: t.TempDir(), logf: t.Logf})
+	return p, step, err
 }
 
 // TestChartRBAC_runsController: with the API server authorizing by RBAC,
@@ -110,7 +112,8 @@ func installAndRun(t *testing.T, owner string, objs []*unstructured.Unstructured
 // TokenRequest API) and with the chart's flags serves its API and brings a
 // SealedSecret, a SopsSecret and ExternalSecrets (Vault token and
 // Kubernetes logins, a ClusterSecretStore open by namespace label) to
-// Ready: the chart's RBAC is enough.
+// Ready: the chart's RBAC is enough. Then every metric its alerts and
+// dashboard query is in the controller's /metrics.
 func TestChartRBAC_runsController(t *testing.T) {
 	cluster(t)
 	v := vaultFor(t)
@@ -133,9 +136,17 @@ func TestChartRBAC_runsController(t *testing.T) {
 		t.Fatalf("listing SealedSecrets without the chart's RBAC: %v, want Forbidden", err)
 	}
 
-	if step, err := installAndRun(t, "helm", objs, v, 60*time.Second); err != nil {
+	p, step, err := installAndRun(t, "helm", objs, v, 60*time.Second)
+	if err != nil {
 		t.Fatalf("step %s: %v", step, err)
 	}
+	// With every kind reconciled, every metric family the alerts and the
+	// dashboard read has a series.
+	if v == nil {
+		t.Log("not checking the metrics the chart queries: the ExternalSecret steps were left out")
+		return
+	}
+	checkQueriedMetricsExported(t, p)
 }
 
 // TestConfigDefaultRBAC_runsController is TestChartRBAC_runsController for
@@ -143,7 +154,7 @@ func TestChartRBAC_runsController(t *testing.T) {
 func TestConfigDefaultRBAC_runsController(t *testing.T) {
 	cluster(t)
 	v := vaultFor(t)
-	if step, err := installAndRun(t, "kustomize", configDefaultObjects(t), v, 60*time.Second, "--vault-allow-http=true"); err != nil {
+	if _, step, err := installAndRun(t, "kustomize", configDefaultObjects(t), v, 60*time.Second, "--vault-allow-http=true"); err != nil {
 		t.Fatalf("step %s: %v", step, err)
 	}
 }
@@ -185,7 +196,7 @@ func TestRBAC_leastPrivilege(t *testing.T) {
 				t.Fatalf("the %s has no rule for %s %s", tc.kind, tc.verb, tc.resource)
 			}
 			timeout := 20 * time.Second
-			got, err := installAndRun(t, "helm", objs, v, timeout)
+			_, got, err := installAndRun(t, "helm", objs, v, timeout)
 			if got != tc.want {
 				t.Errorf("without the rule for %s, step %q failed (%v); want %q", tc.resource, got, err, tc.want)
 			}

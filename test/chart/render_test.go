@@ -173,3 +173,17 @@ func alertNames(t testing.TB, rule *unstructured.Unstructured) []string {
 	}
 	return out
 }
+
+// TestRender_readmeImage: the README's `helm install --set
+// image.repository=... --set image.tag=...` runs the image named so, and
+// without them the chart's appVersion tag of the image make image names.
+func TestRender_readmeImage(t *testing.T) {
+	d := deployment(t, map[string]any{"image": map[string]any{
+		"repository": "registry.example.com/kseal/kseal-controller", "tag": "v0.1.0"}})
+	if got := d.Spec.Template.Spec.Containers[0].Image; got != "registry.example.com/kseal/kseal-controller:v0.1.0" {
+		t.Errorf("image %s", got)
+	}
+	if got := deployment(t, nil).Spec.Template.Spec.Containers[0].Image; got != "ghcr.io/kseal-dev/kseal-controller:0.1.0" {
+		t.Errorf("default image %s", got)
+	}
+}

@@ -77,6 +77,7 @@ func TestMain(m *testing.M) {
 	if err := env.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 	}
+	removeCurrentController()
 	os.Exit(code)
 }
 

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,8 +19,11 @@ import (
 	"github.com/kseal-dev/kseal/test/envtestenv"
 )
 
-// previousCommit is the last commit whose ExternalSecret writer kept its own
-// hash scheme (data hash and managed keys, no source fingerprint).
+// previousCommit is the version upgrade tests start from: the last commit
+// before images, the Helm chart and the one target-Secret writer for every
+// kind, so the last state of kseal people could build and run; its
+// ExternalSecret writer kept its own hash scheme (data hash and managed
+// keys, no source fingerprint). The repository has no release tag yet.
 const previousCommit = "f0d9eda3399f5ff0dca37526761bb197d6d62343"
 
 // previousController builds (or reuses) kseal-controller at commit.
@@ -43,31 +45,6 @@ func previousController(t *testing.T, commit string) string {
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	return lines[len(lines)-1]
-}
-
-// runBinary runs a kseal-controller binary against the test apiserver and
-// returns a function that stops it with SIGTERM.
-func runBinary(t *testing.T, bin string) func() {
-	t.Helper()
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kubeconfig, env.Environment.KubeConfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "--namespace="+controllerNamespace, "--leader-elect=false",
-		"--metrics-bind-address=0", "--health-probe-bind-address=0", "--listen-addr=127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	var logs syncBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	return func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("previous controller log:\n%s", logs.String())
-		}
-	}
 }
 
 // TestUpgrade_externalSecretsNotRewritten: Secrets the previous controller
@@ -102,11 +79,11 @@ func TestUpgrade_externalSecretsNotRewritten(t *testing.T) {
 		}
 	}
 
-	stopPrevious := runBinary(t, bin)
+	prev := startProcess(t, bin)
 	waitFor(t, 2*time.Minute, "the previous controller syncs every ExternalSecret", func() bool {
 		return allSynced(t, ns, names, time.Time{})
 	})
-	stopPrevious()
+	prev.stop()
 	before := secretVersions(t, ns, names)
 	for _, n := range names {
 		if s := getSecret(t, ns, n); s.Annotations[controllers.AnnotationSealedHash] != "" {
