@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -50,6 +51,8 @@ type externalSecretReconciler struct {
 	// credentials refreshes ExternalSecrets whose store credentials
 	// changed; nil when not set up.
 	credentials *credentialWatch
+	// recent remembers this process's last sync of each ExternalSecret.
+	recent recentSyncs
 	// secretMeta watches every Secret's metadata, for credentials.
 	secretMeta *secretMetaCache
 }
@@ -78,7 +81,14 @@ func (r *externalSecretReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // and writes its Secret; it records the outcome with one status patch. A
 // provider failure never deletes or blanks the Secret.
 func (r *externalSecretReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	return reconcileObject(ctx, r.Client, req, &v1alpha1.ExternalSecret{}, r.credentials.forget(req.NamespacedName), r.reconcile)
+	forget := r.credentials.forget(req.NamespacedName)
+	gone := func() {
+		r.recent.drop(req.NamespacedName)
+		if forget != nil {
+			forget()
+		}
+	}
+	return reconcileObject(ctx, r.Client, req, &v1alpha1.ExternalSecret{}, gone, r.reconcile)
 }
 
 // reconcile runs the steps: look at the target Secret, stop while the last
@@ -97,8 +107,15 @@ func (r *externalSecretReconciler) reconcile(ctx context.Context, es *v1alpha1.E
 	if next, fresh := upToDate(es, secret, now, interval); fresh && !credentialsChanged {
 		return reconcile.Result{RequeueAfter: next}, nil
 	}
+	key := types.NamespacedName{Namespace: es.Namespace, Name: es.Name}
+	if !credentialsChanged && targetIntact(es, secret) {
+		if next, done := r.recent.covers(es, now, interval); done {
+			return reconcile.Result{RequeueAfter: next}, nil // the cached copy lags a sync just made
+		}
+	}
 	reason, message, err := r.sync(ctx, es, secret)
 	if err != nil {
+		r.recent.drop(key)
 		se := asStepError(err, v1alpha1.ReasonProviderError)
 		r.event(es, corev1.EventTypeWarning, EventSyncFailed, se.Error())
 		syncTotal.WithLabelValues("error", se.reason).Inc()
@@ -107,6 +124,7 @@ func (r *externalSecretReconciler) reconcile(ctx context.Context, es *v1alpha1.E
 	es.Status.RefreshTime = metav1.NewTime(now)
 	es.Status.SyncedResourceVersion = syncVersion(es)
 	recordForceSync(es)
+	r.recent.record(es, now, reason, message)
 	setReadyTrue(es, reason, message)
 	syncTotal.WithLabelValues("success", reason).Inc()
 	if interval == 0 {
@@ -115,11 +133,17 @@ func (r *externalSecretReconciler) reconcile(ctx context.Context, es *v1alpha1.E
 	return reconcile.Result{RequeueAfter: interval + refreshJitter(es, interval)}, nil
 }
 
+// targetIntact reports whether the target Secret holds what kseal last
+// wrote (always true with creationPolicy None, where kseal writes none).
+func targetIntact(es *v1alpha1.ExternalSecret, secret *corev1.Secret) bool {
+	return creationPolicy(es) == v1alpha1.CreationPolicyNone || (secret != nil && dataIntact(secret, managedKeys(secret)))
+}
+
 // upToDate reports whether the last sync still stands: same spec, Ready,
 // refresh not yet due, and the Secret's data unchanged since kseal wrote
 // it. It returns when to look again.
 func upToDate(es *v1alpha1.ExternalSecret, secret *corev1.Secret, now time.Time, interval time.Duration) (time.Duration, bool) {
-	intact := creationPolicy(es) == v1alpha1.CreationPolicyNone || (secret != nil && dataIntact(secret, managedKeys(secret)))
+	intact := targetIntact(es, secret)
 	synced := es.Status.SyncedResourceVersion != "" && !es.Status.RefreshTime.IsZero()
 	switch es.Spec.RefreshPolicy {
 	case v1alpha1.RefreshPolicyCreatedOnce:
