@@ -98,9 +98,20 @@ func startController(t testing.TB, opts controllers.Options) *controller {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	// opts.WatchNamespaces scopes the controller as --watch-namespaces
+	// does: objects other tests left in other namespaces (with stores
+	// whose emulators are gone) are not its work.
+	cacheOpts := cache.Options{}
+	if len(opts.WatchNamespaces) > 0 {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{controllerNamespace: {}}
+		for _, ns := range opts.WatchNamespaces {
+			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
+		}
+		opts.WatchNamespaces = append(opts.WatchNamespaces, controllerNamespace)
+	}
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:                 env.Scheme,
-		Cache:                  controllers.CacheOptions(cache.Options{}),
+		Cache:                  controllers.CacheOptions(cacheOpts),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		LeaderElection:         false,

@@ -50,9 +50,9 @@ func settleExternalSecrets(t testing.TB, srv *awstest.Server, ns, name string) {
 // nothing.
 func TestRefresh_storeCredentialsChangeRefreshesAtOnce(t *testing.T) {
 	srv := awstest.NewServer(t)
-	c := startController(t, controllers.Options{})
-	defer c.stop()
 	victim, attacker := newNamespace(t, "cred-victim"), newNamespace(t, "cred-attacker")
+	c := startController(t, controllers.Options{WatchNamespaces: []string{victim, attacker}})
+	defer c.stop()
 	for _, ns := range []string{victim, attacker} {
 		srv.CreateSecret(t, ns+"/db", canary(ns+"-1"), nil)
 		awsStore(t, srv, ns, "aws")

@@ -79,7 +79,10 @@ func TestUpgrade_externalSecretsNotRewritten(t *testing.T) {
 		}
 	}
 
-	prev := startProcess(t, bin)
+	// Both controllers watch only this namespace: ExternalSecrets other
+	// tests left elsewhere, failing against emulators that are gone, must
+	// not take the workers' time.
+	prev := startProcess(t, bin, "--watch-namespaces="+ns)
 	waitFor(t, 2*time.Minute, "the previous controller syncs every ExternalSecret", func() bool {
 		return allSynced(t, ns, names, time.Time{})
 	})
@@ -92,7 +95,7 @@ func TestUpgrade_externalSecretsNotRewritten(t *testing.T) {
 	}
 
 	start := time.Now().Add(time.Second)
-	c := startController(t, controllers.Options{})
+	c := startController(t, controllers.Options{WatchNamespaces: []string{ns}})
 	defer c.stop()
 	// Two refresh cycles of every object under the new controller.
 	waitFor(t, 2*time.Minute, "every ExternalSecret refreshed by the new controller", func() bool {
