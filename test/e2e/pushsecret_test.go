@@ -13,6 +13,7 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -138,11 +139,15 @@ func TestPushSecret_aws(t *testing.T) {
 
 	// deletionPolicy Delete: an entry that leaves spec.data is deleted
 	// remotely, and deleting the PushSecret deletes the rest.
-	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(ps), ps); err != nil {
-		t.Fatal(err)
-	}
-	ps.Spec.Data = ps.Spec.Data[1:]
-	if err := env.Client.Update(ctx, ps); err != nil {
+	// The controller writes the object too (status, finalizer): read it
+	// again when the update loses that race.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(ps), ps); err != nil {
+			return err
+		}
+		ps.Spec.Data = ps.Spec.Data[1:]
+		return env.Client.Update(ctx, ps)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	ps = psCondition(t, ns, "pushsecret-example", metav1.ConditionTrue, v1alpha1.ReasonPushSynced)
