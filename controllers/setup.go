@@ -60,6 +60,10 @@ type Options struct {
 	// Reload configures rollout restarts of the workloads that use a
 	// Secret whose data kseal changed (off by default).
 	Reload ReloadOptions
+	// ClusterExternalSecretNamespaceLimit is the most namespaces one
+	// ClusterExternalSecret provisions (DefaultClusterExternalSecretNamespaceLimit
+	// when zero).
+	ClusterExternalSecretNamespaceLimit int
 }
 
 // Controllers are the running pieces Setup created.
@@ -202,6 +206,9 @@ func setupExternalSecrets(mgr ctrl.Manager, opts Options, reload *reloader) erro
 	psr := &pushSecretReconciler{Client: c, providers: cache, recorder: esr.recorder, workers: esr.workers, secretMeta: secretMeta}
 	if err := psr.SetupWithManager(context.Background(), mgr); err != nil {
 		return fmt.Errorf("pushsecret controller: %w", err)
+	}
+	if err := setupClusterExternalSecrets(mgr, opts, esr.recorder); err != nil {
+		return fmt.Errorf("clusterexternalsecret controller: %w", err)
 	}
 	return nil
 }
