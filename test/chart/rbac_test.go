@@ -176,7 +176,11 @@ func TestRBAC_leastPrivilege(t *testing.T) {
 	}{
 		{"ClusterRole", "/.well-known/openid-configuration", "", ""},
 		{"ClusterRole", "events", "", "event"},
-		{"ClusterRole", "namespaces", "", "clustersecretstore-namespace-selector"},
+		// The ClusterExternalSecret controller watches Namespaces from the
+		// start: without the rule the caches never sync.
+		{"ClusterRole", "namespaces", "", "ready"},
+		{"ClusterRole", "externalsecrets", "create", "clusterexternalsecret"},
+		{"ClusterRole", "externalsecrets", "delete", "clusterexternalsecret"},
 		{"ClusterRole", "secrets", "", "ready"},
 		{"ClusterRole", "serviceaccounts/token", "", "externalsecret-kubernetes-auth"},
 		// The controller's caches never sync, so keys are never loaded.

@@ -56,6 +56,7 @@ var steps = []step{
 	{"sealedsecret", false, stepSealedSecret},
 	{"event", false, stepEvent},
 	{"sopssecret", false, stepSopsSecret},
+	{"clusterexternalsecret", false, stepClusterExternalSecret},
 	{"externalsecret-token", true, stepExternalSecretToken},
 	{"externalsecret-kubernetes-auth", true, stepExternalSecretKubernetesAuth},
 	{"clustersecretstore-namespace-selector", true, stepClusterStoreSelector},
