@@ -201,7 +201,8 @@ func TestClusterExternalSecret_esoManifests(t *testing.T) {
 // namespaceSelectors and by the deprecated namespaceSelector; each gets the
 // ExternalSecret with externalSecretMetadata's labels and annotations,
 // controlled by the ClusterExternalSecret. A namespace relabelled away
-// loses its ExternalSecret, one relabelled in gains it, a new
+// loses its ExternalSecret, one relabelled in gains it, an edit to one is
+// undone, the force-sync annotation is copied to each, a new
 // externalSecretName replaces the old ones, and deleting the
 // ClusterExternalSecret deletes them all.
 func TestClusterExternalSecret_namespaces(t *testing.T) {
@@ -256,7 +257,31 @@ func TestClusterExternalSecret_namespaces(t *testing.T) {
 		t.Errorf("no ExternalSecret in %s after it was labelled", other)
 	}
 
+	// An edit to a child is undone; the force-sync annotation is copied.
+	child := childOf(t, byName, "app")
+	childBase := child.DeepCopy()
+	child.Labels["tier"] = "edited"
+	child.Spec.Data[0].RemoteRef.Key = "edited"
+	if err := env.Client.Patch(ctx, child, client.MergeFrom(childBase)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the edited ExternalSecret restored", func() bool {
+		es := childOf(t, byName, "app")
+		return es != nil && es.Labels["tier"] == "web" && es.Spec.Data[0].RemoteRef.Key == "remote"
+	})
 	base := ces.DeepCopy()
+	ces.Annotations = map[string]string{v1alpha1.AnnotationForceSync: "1"}
+	if err := env.Client.Patch(ctx, ces, client.MergeFrom(base)); err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range want {
+		waitFor(t, 30*time.Second, "force-sync copied to "+ns, func() bool {
+			es := childOf(t, ns, "app")
+			return es != nil && es.Annotations[v1alpha1.AnnotationForceSync] == "1" && es.Annotations["note"] == "from-ces"
+		})
+	}
+
+	base = ces.DeepCopy()
 	ces.Spec.ExternalSecretName = "app2"
 	if err := env.Client.Patch(ctx, ces, client.MergeFrom(base)); err != nil {
 		t.Fatal(err)
