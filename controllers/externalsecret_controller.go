@@ -183,7 +183,7 @@ func (r *externalSecretReconciler) sync(ctx context.Context, es *v1alpha1.Extern
 			return "", "", err
 		}
 	}
-	data, allGone, err := fetchAll(ctx, es, pf)
+	data, allGone, err := fetchAllWith(ctx, es, pf, r.generatorFor(es))
 	if err != nil {
 		if allGone && es.Spec.Target.DeletionPolicy == v1alpha1.DeletionPolicyDelete {
 			return r.deleteGone(ctx, es, secret)
@@ -265,6 +265,9 @@ func checkUnsupported(es *v1alpha1.ExternalSecret) error {
 			return terminal(v1alpha1.ReasonInvalidSpec, fmt.Errorf("remoteRef %s: metadataPolicy Fetch is not supported by kseal yet: remove it (or set None) to read the value", ref.Key))
 		}
 	}
+	if err := checkGenerators(es); err != nil {
+		return terminal(v1alpha1.ReasonInvalidSpec, err)
+	}
 	return nil
 }
 
@@ -273,6 +276,10 @@ func classify(err error) error {
 	switch {
 	case providers.IsRetryable(err), errors.Is(err, providers.ErrAuth):
 		return retryable(v1alpha1.ReasonProviderError, err)
+	case errors.Is(err, errBadGenerator):
+		return terminal(v1alpha1.ReasonInvalidSpec, err)
+	case errors.Is(err, errGeneratorNotFound):
+		return retryLater(v1alpha1.ReasonGeneratorNotFound, err)
 	case errors.Is(err, providers.ErrNotFound), errors.Is(err, providers.ErrPropertyNotFound):
 		return retryLater(v1alpha1.ReasonRemoteNotFound, err)
 	case errors.Is(err, providers.ErrNotJSON), errors.Is(err, providers.ErrUnsupported),

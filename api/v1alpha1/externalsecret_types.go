@@ -208,6 +208,7 @@ type ExternalSecretDataRemoteRef struct {
 }
 
 // ExternalSecretDataFromRemoteRef adds many keys at once.
+// +kubebuilder:validation:XValidation:rule="!(has(self.sourceRef) && has(self.sourceRef.generatorRef)) || (!has(self.extract) && !has(self.find))",message="a dataFrom entry with sourceRef.generatorRef takes no extract or find: put them in an entry of their own"
 type ExternalSecretDataFromRemoteRef struct {
 	// Extract adds every top-level field of a JSON remote value.
 	// +optional
@@ -220,7 +221,7 @@ type ExternalSecretDataFromRemoteRef struct {
 	// +kubebuilder:validation:MaxItems=16
 	Rewrite []ExternalSecretRewrite `json:"rewrite,omitempty"`
 	// SourceRef fetches this entry from another store than
-	// spec.secretStoreRef (generators are refused).
+	// spec.secretStoreRef, or generates it (generatorRef).
 	// +optional
 	SourceRef *StoreGeneratorSourceRef `json:"sourceRef,omitempty"`
 }
