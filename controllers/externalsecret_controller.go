@@ -250,21 +250,9 @@ func checkPolicies(es *v1alpha1.ExternalSecret) error {
 	return checkUnsupported(es)
 }
 
-// checkUnsupported refuses what the schema accepts but kseal's providers
-// cannot do yet, saying what to write instead.
+// checkUnsupported refuses what the schema accepts but kseal cannot do,
+// saying what to write instead.
 func checkUnsupported(es *v1alpha1.ExternalSecret) error {
-	refs := []*v1alpha1.ExternalSecretDataRemoteRef{}
-	for i := range es.Spec.Data {
-		refs = append(refs, &es.Spec.Data[i].RemoteRef)
-	}
-	for _, df := range es.Spec.DataFrom {
-		refs = append(refs, df.Extract)
-	}
-	for _, ref := range refs {
-		if ref != nil && ref.MetadataPolicy == v1alpha1.MetadataPolicyFetch {
-			return terminal(v1alpha1.ReasonInvalidSpec, fmt.Errorf("remoteRef %s: metadataPolicy Fetch is not supported by kseal yet: remove it (or set None) to read the value", ref.Key))
-		}
-	}
 	if err := checkGenerators(es); err != nil {
 		return terminal(v1alpha1.ReasonInvalidSpec, err)
 	}

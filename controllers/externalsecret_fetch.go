@@ -57,7 +57,7 @@ func fetchAllWith(ctx context.Context, es *v1alpha1.ExternalSecret, pf providerF
 		go func(d v1alpha1.ExternalSecretData) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			ref := providers.Ref{Key: d.RemoteRef.Key, Property: d.RemoteRef.Property, Version: d.RemoteRef.Version}
+			ref := providerRef(d.RemoteRef)
 			v, err := p.GetSecret(ctx, ref)
 			if err == nil {
 				if v, err = decodeValue(d.RemoteRef.DecodingStrategy, v); err == nil {
@@ -142,7 +142,7 @@ func fetchDataFrom(ctx context.Context, session *template.Session, df v1alpha1.E
 	var nul v1alpha1.NullBytePolicy
 	if df.Extract != nil {
 		conv, decoding, nul = df.Extract.ConversionStrategy, df.Extract.DecodingStrategy, df.Extract.NullBytePolicy
-		ref := providers.Ref{Key: df.Extract.Key, Property: df.Extract.Property, Version: df.Extract.Version}
+		ref := providerRef(*df.Extract)
 		v, err := p.GetSecret(ctx, ref)
 		if err == nil {
 			found, err = providers.ExtractAll(v)
@@ -195,4 +195,9 @@ func generateDataFrom(ctx context.Context, session *template.Session, df v1alpha
 		return nil, err
 	}
 	return dataFromKeys(session, df, v1alpha1.ConversionDefault, found)
+}
+
+// providerRef is the provider's reference of a remoteRef.
+func providerRef(r v1alpha1.ExternalSecretDataRemoteRef) providers.Ref {
+	return providers.Ref{Key: r.Key, Property: r.Property, Version: r.Version, Metadata: r.MetadataPolicy == v1alpha1.MetadataPolicyFetch}
 }

@@ -131,7 +131,8 @@ type MetadataPolicy string
 const (
 	// MetadataPolicyNone reads the value (default).
 	MetadataPolicyNone MetadataPolicy = "None"
-	// MetadataPolicyFetch reads the metadata (not supported yet).
+	// MetadataPolicyFetch reads the metadata (Vault KV v2 custom_metadata,
+	// AWS Secrets Manager tags).
 	MetadataPolicyFetch MetadataPolicy = "Fetch"
 )
 

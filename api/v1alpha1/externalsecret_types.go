@@ -188,9 +188,11 @@ type ExternalSecretDataRemoteRef struct {
 	// "uuid/<version id>"; for Vault KV v2 a version number.
 	// +optional
 	Version string `json:"version,omitempty"`
-	// MetadataPolicy: None (default) or Fetch (read the remote secret's
-	// metadata instead of its value; not supported by kseal's providers
-	// yet, and refused with reason InvalidSpec).
+	// MetadataPolicy: None (default) or Fetch: read the remote secret's
+	// metadata instead of its value, as a JSON object (Vault KV v2
+	// custom_metadata, AWS Secrets Manager tags), of which property
+	// selects one key. Parameter Store and Vault KV v1 refuse it with
+	// reason InvalidSpec.
 	// +optional
 	MetadataPolicy MetadataPolicy `json:"metadataPolicy,omitempty"`
 	// ConversionStrategy: how dataFrom turns remote names into Secret keys:
