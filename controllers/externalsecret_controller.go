@@ -183,7 +183,7 @@ func (r *externalSecretReconciler) sync(ctx context.Context, es *v1alpha1.Extern
 			return "", "", err
 		}
 	}
-	data, allGone, err := fetchAll(ctx, es, pf)
+	data, allGone, err := fetchAllWith(ctx, es, pf, r.generatorFor(es))
 	if err != nil {
 		if allGone && es.Spec.Target.DeletionPolicy == v1alpha1.DeletionPolicyDelete {
 			return r.deleteGone(ctx, es, secret)
@@ -250,20 +250,11 @@ func checkPolicies(es *v1alpha1.ExternalSecret) error {
 	return checkUnsupported(es)
 }
 
-// checkUnsupported refuses what the schema accepts but kseal's providers
-// cannot do yet, saying what to write instead.
+// checkUnsupported refuses what the schema accepts but kseal cannot do,
+// saying what to write instead.
 func checkUnsupported(es *v1alpha1.ExternalSecret) error {
-	refs := []*v1alpha1.ExternalSecretDataRemoteRef{}
-	for i := range es.Spec.Data {
-		refs = append(refs, &es.Spec.Data[i].RemoteRef)
-	}
-	for _, df := range es.Spec.DataFrom {
-		refs = append(refs, df.Extract)
-	}
-	for _, ref := range refs {
-		if ref != nil && ref.MetadataPolicy == v1alpha1.MetadataPolicyFetch {
-			return terminal(v1alpha1.ReasonInvalidSpec, fmt.Errorf("remoteRef %s: metadataPolicy Fetch is not supported by kseal yet: remove it (or set None) to read the value", ref.Key))
-		}
+	if err := checkGenerators(es); err != nil {
+		return terminal(v1alpha1.ReasonInvalidSpec, err)
 	}
 	return nil
 }
@@ -273,6 +264,10 @@ func classify(err error) error {
 	switch {
 	case providers.IsRetryable(err), errors.Is(err, providers.ErrAuth):
 		return retryable(v1alpha1.ReasonProviderError, err)
+	case errors.Is(err, errBadGenerator):
+		return terminal(v1alpha1.ReasonInvalidSpec, err)
+	case errors.Is(err, errGeneratorNotFound):
+		return retryLater(v1alpha1.ReasonGeneratorNotFound, err)
 	case errors.Is(err, providers.ErrNotFound), errors.Is(err, providers.ErrPropertyNotFound):
 		return retryLater(v1alpha1.ReasonRemoteNotFound, err)
 	case errors.Is(err, providers.ErrNotJSON), errors.Is(err, providers.ErrUnsupported),

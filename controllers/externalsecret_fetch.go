@@ -30,6 +30,13 @@ type providerFor func(ctx context.Context, ref *v1alpha1.SecretStoreRef) (provid
 // (sourceRef.storeRef). allGone reports that every reference failed with
 // not-found (for deletionPolicy Delete).
 func fetchAll(ctx context.Context, es *v1alpha1.ExternalSecret, pf providerFor) (map[string][]byte, bool, error) {
+	return fetchAllWith(ctx, es, pf, nil)
+}
+
+// fetchAllWith is fetchAll with generators: gen runs the generator of a
+// dataFrom entry with sourceRef.generatorRef (such entries fail when gen is
+// nil).
+func fetchAllWith(ctx context.Context, es *v1alpha1.ExternalSecret, pf providerFor, gen generateFunc) (map[string][]byte, bool, error) {
 	data, single := map[string][]byte{}, map[string][]byte{}
 	var mu sync.Mutex
 	var errs []error
@@ -50,7 +57,7 @@ func fetchAll(ctx context.Context, es *v1alpha1.ExternalSecret, pf providerFor) 
 		go func(d v1alpha1.ExternalSecretData) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			ref := providers.Ref{Key: d.RemoteRef.Key, Property: d.RemoteRef.Property, Version: d.RemoteRef.Version}
+			ref := providerRef(d.RemoteRef)
 			v, err := p.GetSecret(ctx, ref)
 			if err == nil {
 				if v, err = decodeValue(d.RemoteRef.DecodingStrategy, v); err == nil {
@@ -76,6 +83,16 @@ func fetchAll(ctx context.Context, es *v1alpha1.ExternalSecret, pf providerFor) 
 	refs := len(es.Spec.Data)
 	session := template.DefaultLimits.Session()
 	for i, df := range es.Spec.DataFrom {
+		if ref := generatorRefOf(df); ref != nil {
+			refs++
+			found, err := generateDataFrom(ctx, session, df, ref, gen)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("dataFrom[%d].sourceRef.generatorRef: %w", i, err))
+				continue
+			}
+			maps.Copy(data, found)
+			continue
+		}
 		if df.Extract == nil && df.Find == nil {
 			continue
 		}
@@ -125,7 +142,7 @@ func fetchDataFrom(ctx context.Context, session *template.Session, df v1alpha1.E
 	var nul v1alpha1.NullBytePolicy
 	if df.Extract != nil {
 		conv, decoding, nul = df.Extract.ConversionStrategy, df.Extract.DecodingStrategy, df.Extract.NullBytePolicy
-		ref := providers.Ref{Key: df.Extract.Key, Property: df.Extract.Property, Version: df.Extract.Version}
+		ref := providerRef(*df.Extract)
 		v, err := p.GetSecret(ctx, ref)
 		if err == nil {
 			found, err = providers.ExtractAll(v)
@@ -166,3 +183,21 @@ func fetchDataFrom(ctx context.Context, session *template.Session, df v1alpha1.E
 }
 
 func labelsOf(ns *corev1.Namespace) labels.Set { return labels.Set(ns.Labels) }
+
+// generateDataFrom runs the generator of one dataFrom entry and renames its
+// keys with the entry's rewrites, as External Secrets Operator does.
+func generateDataFrom(ctx context.Context, session *template.Session, df v1alpha1.ExternalSecretDataFromRemoteRef, ref *v1alpha1.GeneratorRef, gen generateFunc) (map[string][]byte, error) {
+	if gen == nil {
+		return nil, fmt.Errorf("%w: generators are not available here", errBadGenerator)
+	}
+	found, err := gen(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return dataFromKeys(session, df, v1alpha1.ConversionDefault, found)
+}
+
+// providerRef is the provider's reference of a remoteRef.
+func providerRef(r v1alpha1.ExternalSecretDataRemoteRef) providers.Ref {
+	return providers.Ref{Key: r.Key, Property: r.Property, Version: r.Version, Metadata: r.MetadataPolicy == v1alpha1.MetadataPolicyFetch}
+}

@@ -24,6 +24,11 @@ type Ref struct {
 	Property string
 	// Version selects a version (provider-specific; empty = current).
 	Version string
+	// Metadata reads the remote secret's metadata instead of its value
+	// (remoteRef.metadataPolicy Fetch): a JSON object of Vault KV v2
+	// custom_metadata or of AWS Secrets Manager tags, of which Property
+	// selects one key. Providers without metadata return ErrUnsupported.
+	Metadata bool
 }
 
 // String renders the reference for messages (never a value).
@@ -34,6 +39,9 @@ func (r Ref) String() string {
 	}
 	if r.Version != "" {
 		s += "@" + r.Version
+	}
+	if r.Metadata {
+		s += " (metadata)"
 	}
 	return s
 }

@@ -131,7 +131,8 @@ type MetadataPolicy string
 const (
 	// MetadataPolicyNone reads the value (default).
 	MetadataPolicyNone MetadataPolicy = "None"
-	// MetadataPolicyFetch reads the metadata (not supported yet).
+	// MetadataPolicyFetch reads the metadata (Vault KV v2 custom_metadata,
+	// AWS Secrets Manager tags).
 	MetadataPolicyFetch MetadataPolicy = "Fetch"
 )
 
@@ -224,32 +225,40 @@ type StoreSourceRef struct {
 	// StoreRef names the store.
 	// +optional
 	StoreRef *SecretStoreRef `json:"storeRef,omitempty"`
-	// GeneratorRef is accepted for ESO compatibility and refused.
+	// GeneratorRef is accepted for ESO compatibility and refused: as in
+	// ESO, generators work in dataFrom only.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="false",message="generators are not supported by kseal: fetch the value from a store"
+	// +kubebuilder:validation:XValidation:rule="false",message="generatorRef is not allowed in data[].sourceRef (External Secrets Operator does not implement it there either): move it to dataFrom[].sourceRef.generatorRef"
 	GeneratorRef *GeneratorRef `json:"generatorRef,omitempty"`
 }
 
-// StoreGeneratorSourceRef names the store one dataFrom entry is fetched
-// from.
+// StoreGeneratorSourceRef names the store or the generator one dataFrom
+// entry takes its values from.
+// +kubebuilder:validation:XValidation:rule="!(has(self.storeRef) && has(self.generatorRef))",message="give one of storeRef and generatorRef in one sourceRef"
 type StoreGeneratorSourceRef struct {
 	// StoreRef names the store.
 	// +optional
 	StoreRef *SecretStoreRef `json:"storeRef,omitempty"`
-	// GeneratorRef is accepted for ESO compatibility and refused.
+	// GeneratorRef names a generator of the ExternalSecret's namespace
+	// whose output becomes the entry's keys (kind Password).
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="false",message="generators are not supported by kseal: fetch the values from a store"
 	GeneratorRef *GeneratorRef `json:"generatorRef,omitempty"`
 }
 
-// GeneratorRef names an ESO generator (not supported by kseal).
+// GeneratorRef names a generator in the ExternalSecret's namespace.
 type GeneratorRef struct {
-	// APIVersion of the generator.
+	// APIVersion of the generator: kseal.dev/v1alpha1, or ESO's
+	// generators.external-secrets.io/v1alpha1 (which names the kseal
+	// kind of the same name, so a manifest moves unchanged).
 	// +optional
+	// +kubebuilder:validation:MaxLength=253
 	APIVersion string `json:"apiVersion,omitempty"`
-	// Kind of the generator.
+	// Kind of the generator: Password (other ESO generator kinds and
+	// ClusterGenerator are refused with reason InvalidSpec).
+	// +kubebuilder:validation:MaxLength=63
 	Kind string `json:"kind"`
 	// Name of the generator.
+	// +kubebuilder:validation:MaxLength=253
 	Name string `json:"name"`
 }
 

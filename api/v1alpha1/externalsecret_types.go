@@ -188,9 +188,11 @@ type ExternalSecretDataRemoteRef struct {
 	// "uuid/<version id>"; for Vault KV v2 a version number.
 	// +optional
 	Version string `json:"version,omitempty"`
-	// MetadataPolicy: None (default) or Fetch (read the remote secret's
-	// metadata instead of its value; not supported by kseal's providers
-	// yet, and refused with reason InvalidSpec).
+	// MetadataPolicy: None (default) or Fetch: read the remote secret's
+	// metadata instead of its value, as a JSON object (Vault KV v2
+	// custom_metadata, AWS Secrets Manager tags), of which property
+	// selects one key. Parameter Store and Vault KV v1 refuse it with
+	// reason InvalidSpec.
 	// +optional
 	MetadataPolicy MetadataPolicy `json:"metadataPolicy,omitempty"`
 	// ConversionStrategy: how dataFrom turns remote names into Secret keys:
@@ -208,6 +210,7 @@ type ExternalSecretDataRemoteRef struct {
 }
 
 // ExternalSecretDataFromRemoteRef adds many keys at once.
+// +kubebuilder:validation:XValidation:rule="!(has(self.sourceRef) && has(self.sourceRef.generatorRef)) || (!has(self.extract) && !has(self.find))",message="a dataFrom entry with sourceRef.generatorRef takes no extract or find: put them in an entry of their own"
 type ExternalSecretDataFromRemoteRef struct {
 	// Extract adds every top-level field of a JSON remote value.
 	// +optional
@@ -220,7 +223,7 @@ type ExternalSecretDataFromRemoteRef struct {
 	// +kubebuilder:validation:MaxItems=16
 	Rewrite []ExternalSecretRewrite `json:"rewrite,omitempty"`
 	// SourceRef fetches this entry from another store than
-	// spec.secretStoreRef (generators are refused).
+	// spec.secretStoreRef, or generates it (generatorRef).
 	// +optional
 	SourceRef *StoreGeneratorSourceRef `json:"sourceRef,omitempty"`
 }

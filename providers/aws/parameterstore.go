@@ -139,6 +139,9 @@ func (p *ParameterStore) GetSecret(ctx context.Context, ref providers.Ref) ([]by
 // checkParameterRef refuses names and versions AWS could not mean: a
 // selector inside the name would read a version nobody asked for.
 func checkParameterRef(ref providers.Ref) error {
+	if ref.Metadata {
+		return fmt.Errorf("metadataPolicy Fetch (parameter tags) is not supported by kseal for Parameter Store: remove it, or keep the value in a parameter of its own: %w", providers.ErrUnsupported)
+	}
 	if len(ref.Key) > 2048 {
 		return fmt.Errorf("parameter name of %d bytes is longer than AWS allows (2048)", len(ref.Key))
 	}

@@ -271,7 +271,9 @@ func (p *Provider) GetSecret(ctx context.Context, ref providers.Ref) ([]byte, er
 		val []byte
 		err error
 	)
-	if ref.Version == "" && p.batch != nil {
+	if ref.Metadata {
+		val, err = p.tagsJSON(ctx, ref.Key)
+	} else if ref.Version == "" && p.batch != nil {
 		val, err = p.batch.get(ctx, ref.Key)
 	} else {
 		val, err = p.getOne(ctx, ref.Key, ref.Version)

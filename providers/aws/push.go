@@ -3,6 +3,7 @@ package aws
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -164,4 +165,22 @@ func (p *Provider) DeleteSecret(ctx context.Context, ref providers.PushRef) erro
 		return fmt.Errorf("secretsmanager delete %s: %w", ref, classify(err))
 	}
 	return nil
+}
+
+// tagsJSON returns the tags of secret id as one JSON object of tag keys to
+// values, as External Secrets Operator returns them for metadataPolicy
+// Fetch; "{}" when it has none.
+func (p *Provider) tagsJSON(ctx context.Context, id string) ([]byte, error) {
+	if p.ctx.Err() != nil {
+		return nil, providers.Retryable(errClosed)
+	}
+	out, err := p.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: awssdk.String(id)})
+	if err != nil {
+		return nil, classify(err)
+	}
+	tags := make(map[string]string, len(out.Tags))
+	for _, t := range out.Tags {
+		tags[awssdk.ToString(t.Key)] = awssdk.ToString(t.Value)
+	}
+	return json.Marshal(tags)
 }

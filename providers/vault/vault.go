@@ -154,6 +154,9 @@ func (p *Provider) GetSecret(ctx context.Context, ref providers.Ref) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
+	if ref.Metadata {
+		return p.metadataValue(ctx, key, ref)
+	}
 	var params map[string][]string
 	if ref.Version != "" {
 		if p.cfg.KVVersion == KVv1 {

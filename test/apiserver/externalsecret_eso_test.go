@@ -127,11 +127,13 @@ func TestExternalSecret_unsupportedFieldsRefused(t *testing.T) {
 		"rewrite with two kinds": {map[string]any{"secretStoreRef": store, "dataFrom": []any{map[string]any{"extract": extract, "rewrite": []any{map[string]any{
 			"regexp": map[string]any{"source": "a", "target": "b"}, "transform": map[string]any{"template": "x"}}}}}}, "exactly one of regexp and transform"},
 		"generatorRef on data": {map[string]any{"data": []any{map[string]any{"secretKey": "a", "remoteRef": extract,
-			"sourceRef": map[string]any{"generatorRef": map[string]any{"kind": "Password", "name": "p"}}}}}, "generators are not supported"},
+			"sourceRef": map[string]any{"generatorRef": map[string]any{"kind": "Password", "name": "p"}}}}}, "not allowed in data[].sourceRef"},
 		"syncWindows": {map[string]any{"secretStoreRef": store, "syncWindows": map[string]any{"kind": "allow",
 			"windows": []any{map[string]any{"schedule": "0 9 * * 1-5", "duration": "8h"}}}}, "syncWindows are not supported"},
-		"generatorRef on dataFrom": {map[string]any{"dataFrom": []any{map[string]any{"sourceRef": map[string]any{"generatorRef": map[string]any{
-			"apiVersion": "generators.external-secrets.io/v1alpha1", "kind": "ECRAuthorizationToken", "name": "my-ecr"}}}}}, "generators are not supported"},
+		"generatorRef with extract": {map[string]any{"dataFrom": []any{map[string]any{"extract": extract, "sourceRef": map[string]any{"generatorRef": map[string]any{
+			"apiVersion": "generators.external-secrets.io/v1alpha1", "kind": "Password", "name": "p"}}}}}, "takes no extract or find"},
+		"generatorRef with storeRef": {map[string]any{"dataFrom": []any{map[string]any{"sourceRef": map[string]any{"storeRef": store, "generatorRef": map[string]any{
+			"kind": "Password", "name": "p"}}}}}, "one of storeRef and generatorRef"},
 		"bad decodingStrategy": {map[string]any{"secretStoreRef": store, "data": []any{map[string]any{"secretKey": "a",
 			"remoteRef": map[string]any{"key": "k", "decodingStrategy": "Hex"}}}}, "Unsupported value"},
 	} {

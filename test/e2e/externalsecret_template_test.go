@@ -181,9 +181,10 @@ func TestExternalSecret_badTemplateInputsKeepSecret(t *testing.T) {
 		{"template error", func(s *v1alpha1.ExternalSecretSpec) {
 			s.Target.Template = &v1alpha1.ExternalSecretTemplate{Data: map[string]string{"x": `{{ .password | b64dec | fail }}`}}
 		}, v1alpha1.ReasonTemplateError, `template "x"`},
-		{"metadataPolicy Fetch", func(s *v1alpha1.ExternalSecretSpec) {
+		{"metadataPolicy Fetch of a missing tag", func(s *v1alpha1.ExternalSecretSpec) {
 			s.Data[0].RemoteRef.MetadataPolicy = v1alpha1.MetadataPolicyFetch
-		}, v1alpha1.ReasonInvalidSpec, "metadataPolicy Fetch is not supported"},
+			s.Data[0].RemoteRef.Property = "nosuch"
+		}, v1alpha1.ReasonRemoteNotFound, "property not found"},
 		{"decoding a value that is not base64", func(s *v1alpha1.ExternalSecretSpec) {
 			s.Data[0].RemoteRef.DecodingStrategy = v1alpha1.DecodeBase64
 		}, v1alpha1.ReasonInvalidSpec, "not valid base64"},
