@@ -61,8 +61,8 @@ type esoCase struct {
 	// ExternalSecret applied after the verbatim manifest was accepted.
 	complete string
 	remote   []esoRemote
-	// secretName is the Secret to compare; the target name, else the
-	// ExternalSecret's name.
+	// want is the exact data of the Secret written (target.name, else the
+	// ExternalSecret's name); check looks at anything else.
 	want  map[string]string
 	check func(t *testing.T, s *corev1.Secret)
 	// refused: the strict apply must fail with this text (reason empty),
