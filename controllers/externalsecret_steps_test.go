@@ -137,6 +137,9 @@ func TestNamespaceAllowed(t *testing.T) {
 		{"selector matches", []v1alpha1.ClusterSecretStoreCondition{{NamespaceSelector: prod}}, "team-a", true, ""},
 		{"selector does not match", []v1alpha1.ClusterSecretStoreCondition{{NamespaceSelector: prod}}, "team-b", false, ""},
 		{"bad selector", []v1alpha1.ClusterSecretStoreCondition{{NamespaceSelector: bad}}, "team-a", false, v1alpha1.ReasonInvalidSpec},
+		{"regex matches", []v1alpha1.ClusterSecretStoreCondition{{NamespaceRegexes: []string{"^x-", "^team-"}}}, "team-b", true, ""},
+		{"regex does not match", []v1alpha1.ClusterSecretStoreCondition{{NamespaceRegexes: []string{"^team-a$"}}}, "team-b", false, ""},
+		{"bad regex", []v1alpha1.ClusterSecretStoreCondition{{NamespaceRegexes: []string{"("}}}, "team-b", false, v1alpha1.ReasonInvalidSpec},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

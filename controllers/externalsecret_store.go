@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -53,6 +54,9 @@ func (r *externalSecretReconciler) namespaceAllowed(ctx context.Context, conds [
 		if slices.Contains(c.Namespaces, namespace) {
 			return true, nil
 		}
+		if ok, err := namespaceMatches(c.NamespaceRegexes, namespace); ok || err != nil {
+			return ok, err
+		}
 		if c.NamespaceSelector == nil {
 			continue
 		}
@@ -67,6 +71,23 @@ func (r *externalSecretReconciler) namespaceAllowed(ctx context.Context, conds [
 			}
 		}
 		if sel.Matches(labelsOf(ns)) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// namespaceMatches reports whether namespace matches one of a
+// ClusterSecretStore condition's namespaceRegexes (unanchored, as in ESO).
+// The schema bounds them to 16 of 256 bytes; Go's regexp runs in linear
+// time.
+func namespaceMatches(regexes []string, namespace string) (bool, error) {
+	for i, expr := range regexes {
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			return false, terminal(v1alpha1.ReasonInvalidSpec, fmt.Errorf("ClusterSecretStore namespaceRegexes[%d] does not compile: fix the regular expression", i))
+		}
+		if re.MatchString(namespace) {
 			return true, nil
 		}
 	}

@@ -62,6 +62,10 @@ func (r *secretStoreReconciler) validate(ctx context.Context, obj object) (recon
 	case *v1alpha1.SecretStore:
 		spec = &o.Spec
 	}
+	every, err := storeRevalidateAfter(spec)
+	if err != nil {
+		return fail(obj, terminal(v1alpha1.ReasonStoreInvalid, err), 0)
+	}
 	store := &storeInfo{Kind: r.kind, Namespace: obj.GetNamespace(), Name: obj.GetName(), Spec: spec, Generation: obj.GetGeneration()}
 	r.credentials.remember(ctx, store)
 	message := "credentials validated"
@@ -79,7 +83,7 @@ func (r *secretStoreReconciler) validate(ctx context.Context, obj object) (recon
 	switch {
 	case err == nil:
 		setReadyTrue(obj, v1alpha1.ReasonStoreValid, message)
-		return reconcile.Result{RequeueAfter: storeRevalidateInterval}, nil
+		return reconcile.Result{RequeueAfter: every}, nil
 	case errors.Is(err, errInvalidStore):
 		return fail(obj, terminal(v1alpha1.ReasonStoreInvalid, err), 0)
 	}

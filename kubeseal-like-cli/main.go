@@ -72,6 +72,7 @@ inspects certificates.`,
 		newRenderCommand(s),
 		newKRMCommand(s),
 		newRefreshCommand(s),
+		newMigrateCommand(s),
 		newVersionCommand(s),
 	)
 	return root

@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // SecretStoreSpec says where an ExternalSecret fetches values and with which
@@ -15,6 +16,33 @@ type SecretStoreSpec struct {
 	// empty list allows all. Ignored on a namespaced SecretStore.
 	// +optional
 	Conditions []ClusterSecretStoreCondition `json:"conditions,omitempty"`
+
+	// Controller is ESO's controller class; kseal has none, so a value is
+	// refused rather than served by a controller it was not meant for.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == ''",message="spec.controller (ESO's controller class) is not supported by kseal: remove it (kseal serves every store)"
+	Controller string `json:"controller,omitempty"`
+	// RetrySettings is ESO's HTTP retry tuning, refused: kseal retries each
+	// provider call itself and backs off exponentially between reconciles.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="false",message="retrySettings are not supported by kseal: remove them (kseal retries failed provider calls itself, with exponential backoff)"
+	RetrySettings *SecretStoreRetrySettings `json:"retrySettings,omitempty"`
+	// RefreshInterval is how often the store's credentials are checked
+	// again: a number of seconds or a Go duration ("5m"), at least one
+	// minute; empty or 0 means every 10 minutes.
+	// +optional
+	// +kubebuilder:validation:XIntOrString
+	RefreshInterval *intstr.IntOrString `json:"refreshInterval,omitempty"`
+}
+
+// SecretStoreRetrySettings is ESO's retry tuning (refused by kseal).
+type SecretStoreRetrySettings struct {
+	// MaxRetries is ESO's retry count.
+	// +optional
+	MaxRetries *int32 `json:"maxRetries,omitempty"`
+	// RetryInterval is ESO's wait between retries.
+	// +optional
+	RetryInterval *string `json:"retryInterval,omitempty"`
 }
 
 // ClusterSecretStoreCondition allows namespaces by name or by label. A
@@ -26,6 +54,12 @@ type ClusterSecretStoreCondition struct {
 	// NamespaceSelector allows namespaces by label.
 	// +optional
 	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+	// NamespaceRegexes allows namespaces whose name matches one of these Go
+	// regular expressions (unanchored, as in ESO: "^team-" for a prefix).
+	// +optional
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=256
+	NamespaceRegexes []string `json:"namespaceRegexes,omitempty"`
 }
 
 // SecretStoreProvider holds one provider configuration.
