@@ -60,6 +60,9 @@ type Options struct {
 	// Reload configures rollout restarts of the workloads that use a
 	// Secret whose data kseal changed (off by default).
 	Reload ReloadOptions
+	// Shards splits the reconciling across replicas (off by default: the
+	// elected leader reconciles everything).
+	Shards ShardOptions
 }
 
 // Controllers are the running pieces Setup created.
@@ -76,6 +79,11 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 	if opts.SkipNameValidation {
 		skipNameValidation = true
 	}
+	shards, err := newShardSet(mgr, opts.Shards)
+	if err != nil {
+		return nil, err
+	}
+	opts.Reload.everyReplica = shards != nil
 	reload, err := setupReloader(mgr, opts.Reload)
 	if err != nil {
 		return nil, err
@@ -96,6 +104,7 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 		selector:  opts.SealedSecretSelector,
 		retry:     newKeyRetry(func() client.ObjectList { return &v1alpha1.SealedSecretList{} }),
 		reload:    reload,
+		shards:    shards,
 	}
 	sops := &sopsSecretReconciler{
 		Client:    c,
@@ -105,7 +114,9 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 		recorder:  recorder,
 		retry:     newKeyRetry(func() client.ObjectList { return &v1alpha1.SopsSecretList{} }),
 		reload:    reload,
+		shards:    shards,
 	}
+	ssr.retry.everyReplica, sops.retry.everyReplica = shards != nil, shards != nil
 	km.onChange = func() {
 		go sops.retry.queueNotReady(context.Background(), sops.Client, km)
 		ssr.retry.queueNotReady(context.Background(), ssr.Client, km)
@@ -117,7 +128,7 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 		return nil, fmt.Errorf("sopssecret controller: %w", err)
 	}
 	if !opts.DisableExternalSecrets {
-		if err := setupExternalSecrets(mgr, opts, reload); err != nil {
+		if err := setupExternalSecrets(mgr, opts, reload, shards); err != nil {
 			return nil, err
 		}
 	}
@@ -161,7 +172,7 @@ func (s *apiServer) Start(ctx context.Context) error {
 
 // setupExternalSecrets registers the store and ExternalSecret reconcilers
 // with one shared provider cache.
-func setupExternalSecrets(mgr ctrl.Manager, opts Options, reload *reloader) error {
+func setupExternalSecrets(mgr ctrl.Manager, opts Options, reload *reloader, shards *shardSet) error {
 	tokens, err := kubernetes.NewForConfig(mgr.GetConfig())
 	if err != nil {
 		return err
@@ -195,11 +206,12 @@ func setupExternalSecrets(mgr ctrl.Manager, opts Options, reload *reloader) erro
 		reader:      mgr.GetAPIReader(),
 		credentials: creds,
 		secretMeta:  secretMeta,
+		shards:      shards,
 	}
 	if err := esr.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("externalsecret controller: %w", err)
 	}
-	psr := &pushSecretReconciler{Client: c, providers: cache, recorder: esr.recorder, workers: esr.workers, secretMeta: secretMeta}
+	psr := &pushSecretReconciler{Client: c, providers: cache, recorder: esr.recorder, workers: esr.workers, secretMeta: secretMeta, shards: shards}
 	if err := psr.SetupWithManager(context.Background(), mgr); err != nil {
 		return fmt.Errorf("pushsecret controller: %w", err)
 	}
