@@ -193,7 +193,7 @@ func setupExternalSecrets(mgr ctrl.Manager, opts Options, reload *reloader, shar
 			return fmt.Errorf("%s controller: %w", kind, err)
 		}
 	}
-	secretMeta, err := newSecretMetaCache(mgr, opts.WatchNamespaces)
+	secretMeta, err := newSecretMetaCache(mgr, opts.WatchNamespaces, shards != nil)
 	if err != nil {
 		return fmt.Errorf("secret metadata cache: %w", err)
 	}

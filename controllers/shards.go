@@ -16,7 +16,9 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -143,7 +145,15 @@ func newShardSet(mgr ctrl.Manager, opts ShardOptions) (*shardSet, error) {
 		_, _ = rand.Read(suffix)
 		me = host + "-" + hex.EncodeToString(suffix)
 	}
-	s := &shardSet{opts: opts, me: leaseNamePart(me), api: mgr.GetAPIReader(), writer: mgr.GetClient(), cache: mgr.GetCache(),
+	// The Leases have a client of their own: renewals must not wait behind
+	// the reconcilers' requests in a shared rate limiter at a cold start.
+	cfg := rest.CopyConfig(mgr.GetConfig())
+	cfg.RateLimiter, cfg.QPS, cfg.Burst = nil, 20, 40
+	leases, err := client.New(cfg, client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
+	if err != nil {
+		return nil, fmt.Errorf("shards: Lease client: %w", err)
+	}
+	s := &shardSet{opts: opts, me: leaseNamePart(me), api: leases, writer: leases, cache: mgr.GetCache(),
 		log: mgr.GetLogger().WithName("shards"), terms: map[int]*shardTerm{}, seen: map[string]leaseSeen{}}
 	if err := mgr.Add(s); err != nil {
 		return nil, err
@@ -247,18 +257,19 @@ func (s *shardSet) observe(items []coordinationv1.Lease, now time.Time) leaseVie
 			dur = time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second
 		}
 		live := holder != "" && now.Before(obs.at.Add(dur))
+		sameN := l.Annotations[annotationShardsN] == strconv.Itoa(s.opts.Count)
 		switch l.Labels[labelLeaseRole] {
 		case leaseRoleMember:
 			switch {
 			case l.Name == s.memberName():
 				v.member = l
-			case live:
+			case live && sameN: // replicas with another count share nothing
 				v.members++
 			case now.After(obs.at.Add(4 * dur)):
 				v.gone = append(v.gone, *l)
 			}
 		case leaseRoleShard:
-			if live && holder != s.me && l.Annotations[annotationShardsN] != strconv.Itoa(s.opts.Count) {
+			if live && holder != s.me && !sameN {
 				v.conflict = true
 			}
 			idx, err := strconv.Atoi(strings.TrimPrefix(l.Name, s.opts.LeasePrefix+"-shard-"))
@@ -283,12 +294,10 @@ func (s *shardSet) leaseFor(l *coordinationv1.Lease, name, role string) *coordin
 		l.Labels = map[string]string{}
 	}
 	l.Labels[labelLeaseGroup], l.Labels[labelLeaseRole] = s.opts.LeasePrefix, role
-	if role == leaseRoleShard {
-		if l.Annotations == nil {
-			l.Annotations = map[string]string{}
-		}
-		l.Annotations[annotationShardsN] = strconv.Itoa(s.opts.Count)
+	if l.Annotations == nil {
+		l.Annotations = map[string]string{}
 	}
+	l.Annotations[annotationShardsN] = strconv.Itoa(s.opts.Count)
 	now := metav1.NewMicroTime(time.Now())
 	if l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity != s.me {
 		l.Spec.AcquireTime = &now
@@ -460,6 +469,13 @@ func (s *shardSet) shutdown() {
 	member := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: s.memberName(), Namespace: s.opts.Namespace}}
 	_ = s.writer.Delete(ctx, member)
 }
+
+// everyReplicaCache is a cache the manager starts on every replica, with
+// its own caches (a bare cache.Cache would start on the leader only).
+type everyReplicaCache struct{ cache.Cache }
+
+// GetCache implements the manager's interface for caches.
+func (c everyReplicaCache) GetCache() cache.Cache { return c.Cache }
 
 func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
 	done := make(chan struct{})
