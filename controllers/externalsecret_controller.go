@@ -55,6 +55,8 @@ type externalSecretReconciler struct {
 	recent recentSyncs
 	// secretMeta watches every Secret's metadata, for credentials.
 	secretMeta *secretMetaCache
+	// shards, when set, limits the work to this replica's shards.
+	shards *shardSet
 }
 
 // SetupWithManager registers the reconciler; owned Secrets are watched so
@@ -66,7 +68,7 @@ func (r *externalSecretReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.credentials != nil && r.secretMeta != nil {
 		b = b.WatchesRawSource(r.secretMeta.source(r.credentials))
 	}
-	return b.WithOptions(controllerOptions(max(r.workers, 1))).Complete(r)
+	return r.shards.complete(b, controllerOptions(max(r.workers, 1)), r, func() client.ObjectList { return &v1alpha1.ExternalSecretList{} })
 }
 
 // +kubebuilder:rbac:groups=kseal.dev,resources=externalsecrets,verbs=get;list;watch

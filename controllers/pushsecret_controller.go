@@ -47,6 +47,8 @@ type pushSecretReconciler struct {
 	// secretMeta watches every Secret's metadata: a source Secret is not
 	// one kseal writes, so the manager's cache does not hold it.
 	secretMeta *secretMetaCache
+	// shards, when set, limits the work to this replica's shards.
+	shards *shardSet
 }
 
 // SetupWithManager registers the reconciler; a change to a source Secret
@@ -61,11 +63,10 @@ func (r *pushSecretReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Ma
 	}); err != nil {
 		return err
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.PushSecret{}).
-		WatchesRawSource(r.secretMeta.source(handler.EnqueueRequestsFromMapFunc(r.forSecret))).
-		WithOptions(controllerOptions(max(r.workers, 1))).
-		Complete(r)
+		WatchesRawSource(r.secretMeta.source(handler.EnqueueRequestsFromMapFunc(r.forSecret)))
+	return r.shards.complete(b, controllerOptions(max(r.workers, 1)), r, func() client.ObjectList { return &v1alpha1.PushSecretList{} })
 }
 
 // forSecret maps a Secret to the PushSecrets in its namespace that push it.

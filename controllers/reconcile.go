@@ -144,6 +144,9 @@ func fail(obj conditioned, se *stepError, later time.Duration) (reconcile.Result
 type keyRetry struct {
 	events  chan event.GenericEvent
 	newList func() client.ObjectList
+	// everyReplica: with shards every replica runs the reconcilers and
+	// drains the channel (each reconciles its own shards).
+	everyReplica bool
 }
 
 func newKeyRetry(newList func() client.ObjectList) *keyRetry {
@@ -157,7 +160,7 @@ func (k *keyRetry) source() source.Source {
 
 // queueNotReady lists the kind and queues every object not Ready.
 func (k *keyRetry) queueNotReady(ctx context.Context, c client.Client, km *KeyManager) {
-	if !km.isLeader() {
+	if !k.everyReplica && !km.isLeader() {
 		return
 	}
 	list := k.newList()

@@ -57,6 +57,8 @@ type ReloadOptions struct {
 	// Burst is the burst of RatePerSecond; DefaultRolloutRestartBurst when
 	// zero.
 	Burst int
+	// everyReplica runs the restarts on every replica (set with shards).
+	everyReplica bool
 }
 
 // reloader restarts the workloads that use a Secret kseal changed, as
@@ -127,8 +129,9 @@ func newReloader(c client.Client, reader client.Reader, rec record.EventRecorder
 		batches: map[string]*reloadBatch{}, limiters: map[string]*rate.Limiter{}}
 }
 
-// NeedLeaderElection: restarts are issued by the replica that reconciles.
-func (r *reloader) NeedLeaderElection() bool { return true }
+// NeedLeaderElection: restarts are issued by the replica that reconciles
+// (with shards, every replica, for the namespaces of its shards).
+func (r *reloader) NeedLeaderElection() bool { return !r.opts.everyReplica }
 
 // Start keeps the manager's context for the restarts, and drops pending
 // batches when it ends.

@@ -56,25 +56,28 @@ type sealedSecretReconciler struct {
 	lastKey atomic.Pointer[string]
 	// reload restarts workloads after a data change; nil when off.
 	reload *reloader
+	// shards, when set, limits the work to this replica's shards.
+	shards *shardSet
 }
 
 // SetupWithManager registers the reconciler; Secrets it owns are watched so
 // deleted or edited Secrets are restored.
 func (r *sealedSecretReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
-		Owns(&corev1.Secret{}).
-		WithOptions(controllerOptions(max(r.workers, 1)))
+		Owns(&corev1.Secret{})
+	var listOpts []client.ListOption
 	if r.selector != nil && !r.selector.Empty() {
 		b = b.For(&v1alpha1.SealedSecret{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 			return r.selector.Matches(labels.Set(o.GetLabels()))
 		})))
+		listOpts = append(listOpts, client.MatchingLabelsSelector{Selector: r.selector})
 	} else {
 		b = b.For(&v1alpha1.SealedSecret{})
 	}
 	if r.retry != nil {
 		b = b.WatchesRawSource(r.retry.source())
 	}
-	return b.Complete(r)
+	return r.shards.complete(b, controllerOptions(max(r.workers, 1)), r, func() client.ObjectList { return &v1alpha1.SealedSecretList{} }, listOpts...)
 }
 
 // +kubebuilder:rbac:groups=kseal.dev,resources=sealedsecrets,verbs=get;list;watch

@@ -6,6 +6,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 )
 
@@ -21,8 +22,9 @@ type secretMetaCache struct {
 
 // newSecretMetaCache builds the cache and adds it to the manager, which
 // starts it. namespaces limits it as --watch-namespaces limits the
-// manager's cache (nil: all).
-func newSecretMetaCache(mgr ctrl.Manager, namespaces []string) (*secretMetaCache, error) {
+// manager's cache (nil: all). everyReplica starts it on every replica (with
+// shards), not only on the leader.
+func newSecretMetaCache(mgr ctrl.Manager, namespaces []string, everyReplica bool) (*secretMetaCache, error) {
 	opts := cache.Options{
 		Scheme:           mgr.GetScheme(),
 		Mapper:           mgr.GetRESTMapper(),
@@ -38,7 +40,11 @@ func newSecretMetaCache(mgr ctrl.Manager, namespaces []string) (*secretMetaCache
 	if err != nil {
 		return nil, err
 	}
-	if err := mgr.Add(c); err != nil {
+	var run manager.Runnable = c
+	if everyReplica {
+		run = everyReplicaCache{c}
+	}
+	if err := mgr.Add(run); err != nil {
 		return nil, err
 	}
 	return &secretMetaCache{c}, nil

@@ -64,6 +64,9 @@ type Options struct {
 	// ClusterExternalSecret provisions (DefaultClusterExternalSecretNamespaceLimit
 	// when zero).
 	ClusterExternalSecretNamespaceLimit int
+	// Shards splits the reconciling across replicas (off by default: the
+	// elected leader reconciles everything).
+	Shards ShardOptions
 }
 
 // Controllers are the running pieces Setup created.
@@ -80,6 +83,11 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 	if opts.SkipNameValidation {
 		skipNameValidation = true
 	}
+	shards, err := newShardSet(mgr, opts.Shards)
+	if err != nil {
+		return nil, err
+	}
+	opts.Reload.everyReplica = shards != nil
 	reload, err := setupReloader(mgr, opts.Reload)
 	if err != nil {
 		return nil, err
@@ -100,6 +108,7 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 		selector:  opts.SealedSecretSelector,
 		retry:     newKeyRetry(func() client.ObjectList { return &v1alpha1.SealedSecretList{} }),
 		reload:    reload,
+		shards:    shards,
 	}
 	sops := &sopsSecretReconciler{
 		Client:    c,
@@ -109,7 +118,9 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 		recorder:  recorder,
 		retry:     newKeyRetry(func() client.ObjectList { return &v1alpha1.SopsSecretList{} }),
 		reload:    reload,
+		shards:    shards,
 	}
+	ssr.retry.everyReplica, sops.retry.everyReplica = shards != nil, shards != nil
 	km.onChange = func() {
 		go sops.retry.queueNotReady(context.Background(), sops.Client, km)
 		ssr.retry.queueNotReady(context.Background(), ssr.Client, km)
@@ -121,7 +132,7 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 		return nil, fmt.Errorf("sopssecret controller: %w", err)
 	}
 	if !opts.DisableExternalSecrets {
-		if err := setupExternalSecrets(mgr, opts, reload); err != nil {
+		if err := setupExternalSecrets(mgr, opts, reload, shards); err != nil {
 			return nil, err
 		}
 	}
@@ -165,7 +176,7 @@ func (s *apiServer) Start(ctx context.Context) error {
 
 // setupExternalSecrets registers the store and ExternalSecret reconcilers
 // with one shared provider cache.
-func setupExternalSecrets(mgr ctrl.Manager, opts Options, reload *reloader) error {
+func setupExternalSecrets(mgr ctrl.Manager, opts Options, reload *reloader, shards *shardSet) error {
 	tokens, err := kubernetes.NewForConfig(mgr.GetConfig())
 	if err != nil {
 		return err
@@ -186,7 +197,7 @@ func setupExternalSecrets(mgr ctrl.Manager, opts Options, reload *reloader) erro
 			return fmt.Errorf("%s controller: %w", kind, err)
 		}
 	}
-	secretMeta, err := newSecretMetaCache(mgr, opts.WatchNamespaces)
+	secretMeta, err := newSecretMetaCache(mgr, opts.WatchNamespaces, shards != nil)
 	if err != nil {
 		return fmt.Errorf("secret metadata cache: %w", err)
 	}
@@ -199,11 +210,12 @@ func setupExternalSecrets(mgr ctrl.Manager, opts Options, reload *reloader) erro
 		reader:      mgr.GetAPIReader(),
 		credentials: creds,
 		secretMeta:  secretMeta,
+		shards:      shards,
 	}
 	if err := esr.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("externalsecret controller: %w", err)
 	}
-	psr := &pushSecretReconciler{Client: c, providers: cache, recorder: esr.recorder, workers: esr.workers, secretMeta: secretMeta}
+	psr := &pushSecretReconciler{Client: c, providers: cache, recorder: esr.recorder, workers: esr.workers, secretMeta: secretMeta, shards: shards}
 	if err := psr.SetupWithManager(context.Background(), mgr); err != nil {
 		return fmt.Errorf("pushsecret controller: %w", err)
 	}

@@ -49,18 +49,19 @@ type sopsSecretReconciler struct {
 	retry *keyRetry
 	// reload restarts workloads after a data change; nil when off.
 	reload *reloader
+	// shards, when set, limits the work to this replica's shards.
+	shards *shardSet
 }
 
 // SetupWithManager registers the reconciler.
 func (r *sopsSecretReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.SopsSecret{}).
-		Owns(&corev1.Secret{}).
-		WithOptions(controllerOptions(2))
+		Owns(&corev1.Secret{})
 	if r.retry != nil {
 		b = b.WatchesRawSource(r.retry.source())
 	}
-	return b.Complete(r)
+	return r.shards.complete(b, controllerOptions(2), r, func() client.ObjectList { return &v1alpha1.SopsSecretList{} })
 }
 
 // +kubebuilder:rbac:groups=kseal.dev,resources=sopssecrets,verbs=get;list;watch

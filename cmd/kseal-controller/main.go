@@ -71,6 +71,7 @@ func run() error {
 	showVersion := flag.Bool("version", false, "print the version, commit and Go version, and exit")
 	readAPIFlags := apiFlags(flag.CommandLine)
 	readLeaseFlags := leaseFlags(flag.CommandLine)
+	readShardFlags := shardFlags(flag.CommandLine)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -96,6 +97,10 @@ func run() error {
 		return err
 	}
 	lease, err := readLeaseFlags()
+	if err != nil {
+		return err
+	}
+	shards, err := readShardFlags(*namespace)
 	if err != nil {
 		return err
 	}
@@ -164,6 +169,7 @@ func run() error {
 		API:                  apiOpts,
 		SealedSecretSelector: selector,
 		Reload:               controllers.ReloadOptions{Enabled: *rolloutRestarts, Debounce: *restartDebounce, RatePerSecond: *restartRate, Burst: *restartBurst},
+		Shards:               shards,
 	})
 	if err != nil {
 		return err

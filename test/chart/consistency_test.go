@@ -95,10 +95,29 @@ func normalRules(rules []rbacv1.PolicyRule) []string {
 func controllerFlags(t testing.TB) []string {
 	t.Helper()
 	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, "../../cmd/kseal-controller/main.go", nil, 0)
+	files, err := filepath.Glob("../../cmd/kseal-controller/*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
+	var out []string
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, flagNames(f)...)
+	}
+	if len(out) < 20 {
+		t.Fatalf("found only %d flags in cmd/kseal-controller: %v", len(out), out)
+	}
+	return out
+}
+
+// flagNames returns the names of the flags f defines.
+func flagNames(f *ast.File) []string {
 	var out []string
 	ast.Inspect(f, func(n ast.Node) bool {
 		call, ok := n.(*ast.CallExpr)
@@ -116,9 +135,6 @@ func controllerFlags(t testing.TB) []string {
 		}
 		return true
 	})
-	if len(out) < 20 {
-		t.Fatalf("found only %d flags in cmd/kseal-controller/main.go: %v", len(out), out)
-	}
 	return out
 }
 

@@ -42,6 +42,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - {{ printf "--leader-elect-lease-duration=%s" $c.leaderElection.leaseDuration | quote }}
 - {{ printf "--leader-elect-renew-deadline=%s" $c.leaderElection.renewDeadline | quote }}
 - {{ printf "--leader-elect-retry-period=%s" $c.leaderElection.retryPeriod | quote }}
+- "--shards={{ int64 $c.shards.count }}"
+- {{ printf "--shard-lease-prefix=%s" $c.shards.leasePrefix | quote }}
+- {{ printf "--shard-lease-duration=%s" $c.shards.leaseDuration | quote }}
+- {{ printf "--shard-renew-deadline=%s" $c.shards.renewDeadline | quote }}
+- {{ printf "--shard-retry-period=%s" $c.shards.retryPeriod | quote }}
 - {{ printf "--key-renew-period=%s" $c.keyRenewPeriod | quote }}
 {{- with $c.keyCutoffTime }}
 - {{ printf "--key-cutoff-time=%s" . | quote }}
