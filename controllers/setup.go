@@ -60,6 +60,12 @@ type Options struct {
 	// Reload configures rollout restarts of the workloads that use a
 	// Secret whose data kseal changed (off by default).
 	Reload ReloadOptions
+	// AdoptAPIs names the other controllers' APIs kseal reconciles in place
+	// (--adopt-apis; docs/migrate.md).
+	AdoptAPIs AdoptAPIs
+	// AdoptIgnoreRunning takes over even while the other controller still
+	// runs (--adopt-ignore-running).
+	AdoptIgnoreRunning bool
 }
 
 // Controllers are the running pieces Setup created.
@@ -76,6 +82,7 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 	if opts.SkipNameValidation {
 		skipNameValidation = true
 	}
+	opts = adoptDefaults(opts)
 	reload, err := setupReloader(mgr, opts.Reload)
 	if err != nil {
 		return nil, err
@@ -115,6 +122,11 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 	}
 	if err := sops.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("sopssecret controller: %w", err)
+	}
+	if opts.AdoptAPIs[AdoptBitnami] {
+		if err := setupBitnamiAdoption(mgr, opts, ssr); err != nil {
+			return nil, fmt.Errorf("bitnami.com SealedSecret takeover: %w", err)
+		}
 	}
 	if !opts.DisableExternalSecrets {
 		if err := setupExternalSecrets(mgr, opts, reload); err != nil {

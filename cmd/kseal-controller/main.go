@@ -71,6 +71,7 @@ func run() error {
 	showVersion := flag.Bool("version", false, "print the version, commit and Go version, and exit")
 	readAPIFlags := apiFlags(flag.CommandLine)
 	readLeaseFlags := leaseFlags(flag.CommandLine)
+	readAdoptFlags := adoptFlags(flag.CommandLine)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -98,6 +99,13 @@ func run() error {
 	lease, err := readLeaseFlags()
 	if err != nil {
 		return err
+	}
+	adopt, adoptIgnoreRunning, err := readAdoptFlags()
+	if err != nil {
+		return err
+	}
+	if adopt[controllers.AdoptBitnami] && *bitnamiNamespace == "" {
+		*bitnamiNamespace = controllers.DefaultBitnamiNamespace // sealed-secrets' keys are imported
 	}
 	selector, err := labels.Parse(*labelSelector)
 	if err != nil {
@@ -164,6 +172,8 @@ func run() error {
 		API:                  apiOpts,
 		SealedSecretSelector: selector,
 		Reload:               controllers.ReloadOptions{Enabled: *rolloutRestarts, Debounce: *restartDebounce, RatePerSecond: *restartRate, Burst: *restartBurst},
+		AdoptAPIs:            adopt,
+		AdoptIgnoreRunning:   adoptIgnoreRunning,
 	})
 	if err != nil {
 		return err
