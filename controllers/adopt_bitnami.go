@@ -168,8 +168,8 @@ func (r *bitnamiReconciler) Reconcile(ctx context.Context, req reconcile.Request
 // object), with the data it had when first kept.
 func (r *bitnamiReconciler) adopted(b *bitnamiv1.SealedSecret, view *v1alpha1.SealedSecret, s *corev1.Secret) bool {
 	c := b.Status.Synced()
-	if c == nil || c.Status != corev1.ConditionTrue || b.Status.ObservedGeneration != b.Generation {
-		return false
+	if c == nil || c.Status != corev1.ConditionTrue || b.Status.ObservedGeneration != b.Generation || s.Annotations[AnnotationSealedHash] != "" {
+		return false // not synced at this generation, or kseal's own write (its usual rules apply)
 	}
 	if ref := metav1.GetControllerOf(s); ref != nil {
 		if ref.UID != b.UID {
