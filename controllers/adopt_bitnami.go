@@ -117,9 +117,10 @@ func setupBitnamiAdoption(mgr ctrl.Manager, opts Options, ssr *sealedSecretRecon
 		Complete(r)
 }
 
-// +kubebuilder:rbac:groups=bitnami.com,resources=sealedsecrets,verbs=get;list;watch
-// +kubebuilder:rbac:groups=bitnami.com,resources=sealedsecrets/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch
+// The RBAC of the takeover (read bitnami.com SealedSecrets, write their
+// status, list Deployments in sealed-secrets' namespace) is granted by the
+// kustomize component config/rbac/adopt-bitnami, not by the controller's
+// own role: kseal without --adopt-apis needs none of it.
 
 // Reconcile brings the Secret of one sealed-secrets SealedSecret up to date
 // and writes its status in sealed-secrets' shape (one patch, none when
