@@ -244,4 +244,3 @@ func FuzzParseAdoptAPIs(f *testing.F) {
 		}
 	})
 }
-
