@@ -36,8 +36,9 @@ func takeoverN(t *testing.T) int {
 // and is stopped; kseal starts with --adopt-apis=bitnami and keeps every
 // Secret as it is (no Secret or status written, nothing decrypted), with
 // sealed-secrets' key imported; a changed SealedSecret then rewrites only
-// its Secret, still owned by the bitnami.com object; and sealed-secrets,
-// started again, finds everything synced.
+// its Secret, still owned by the bitnami.com object; an edited and a
+// deleted Secret are restored; and sealed-secrets, started again, finds
+// everything synced.
 func TestTakeover_bitnami(t *testing.T) {
 	bin := bitnamiBinary(t)
 	n := takeoverN(t)
@@ -91,6 +92,21 @@ func TestTakeover_bitnami(t *testing.T) {
 	if changed(after, secretsBefore) != 1 || after[target] == secretsBefore[target] {
 		t.Errorf("one changed SealedSecret rewrote %d Secrets (want only %s)", changed(after, secretsBefore), target)
 	}
+
+	// A kept Secret edited or deleted after the takeover is restored, as
+	// a Secret kseal wrote would be.
+	edited, deleted := getSecret(t, ns, names[3]), getSecret(t, ns, names[4])
+	edited.Data["password"] = []byte("tampered")
+	if err := env.Client.Update(ctx, edited); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Delete(ctx, deleted); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Minute, "the edited and the deleted Secret restored", func() bool {
+		e, d := getSecret(t, ns, names[3]), getSecret(t, ns, names[4])
+		return e != nil && string(e.Data["password"]) == "value-3" && d != nil && string(d.Data["password"]) == "value-4" && metav1.GetControllerOf(d) != nil
+	})
 
 	// The way back: kseal stops, sealed-secrets starts and syncs every
 	// object, the one kseal rewrote included, with nothing lost.
