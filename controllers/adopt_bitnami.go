@@ -15,11 +15,13 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	bitnamiv1 "github.com/kseal-dev/kseal/api/bitnami/v1alpha1"
 	"github.com/kseal-dev/kseal/api/v1alpha1"
@@ -77,6 +79,8 @@ type bitnamiReconciler struct {
 	// kept holds, per Secret UID, the data hash of a kept Secret when it
 	// was first kept: a different hash later is an edit, which is restored.
 	kept sync.Map
+	// retry queues the objects not Synced after the set of keys changed.
+	retry chan event.GenericEvent
 }
 
 // adoptDefaults fills what the takeover needs in opts: sealed-secrets' key
@@ -93,11 +97,18 @@ func adoptDefaults(opts Options) Options {
 // metadata (every Secret of the watched namespaces): the ones sealed-secrets
 // wrote are not in kseal's Secret cache, and their deletion or edit must
 // still be seen.
-func setupBitnamiAdoption(mgr ctrl.Manager, opts Options, ssr *sealedSecretReconciler) error {
+func setupBitnamiAdoption(mgr ctrl.Manager, opts Options, ssr *sealedSecretReconciler, km *KeyManager) error {
 	if err := bitnamiv1.AddToScheme(mgr.GetScheme()); err != nil {
 		return err
 	}
-	r := &bitnamiReconciler{ss: ssr, gate: &bitnamiGate{reader: mgr.GetAPIReader(), namespace: opts.Keys.BitnamiNamespace, ignore: opts.AdoptIgnoreRunning}}
+	r := &bitnamiReconciler{ss: ssr, gate: &bitnamiGate{reader: mgr.GetAPIReader(), namespace: opts.Keys.BitnamiNamespace, ignore: opts.AdoptIgnoreRunning},
+		retry: make(chan event.GenericEvent)}
+	if prev := km.onChange; prev != nil {
+		km.onChange = func() {
+			go r.queueNotSynced(context.Background(), km)
+			prev()
+		}
+	}
 	meta, err := newSecretMetaCache(mgr, opts.WatchNamespaces)
 	if err != nil {
 		return err
@@ -113,6 +124,7 @@ func setupBitnamiAdoption(mgr ctrl.Manager, opts Options, ssr *sealedSecretRecon
 		Named("bitnami-sealedsecret").
 		For(&bitnamiv1.SealedSecret{}, builder.WithPredicates(preds...)).
 		WatchesRawSource(meta.source(sameName)).
+		WatchesRawSource(source.Channel(r.retry, &handler.EnqueueRequestForObject{})).
 		WithOptions(controllerOptions(max(ssr.workers, 1))).
 		Complete(r)
 }
@@ -161,6 +173,24 @@ func (r *bitnamiReconciler) Reconcile(ctx context.Context, req reconcile.Request
 	}
 	adoptReconciles.WithLabelValues(AdoptBitnami, result).Inc()
 	return res, err
+}
+
+// queueNotSynced queues, on the leader, every object not Synced=True: a
+// key imported or restored may open it now.
+func (r *bitnamiReconciler) queueNotSynced(ctx context.Context, km *KeyManager) {
+	if !km.isLeader() {
+		return
+	}
+	var list bitnamiv1.SealedSecretList
+	if err := r.ss.List(ctx, &list); err != nil {
+		logf.FromContext(ctx).Error(err, "list bitnami.com SealedSecrets to retry after a key change")
+		return
+	}
+	for i := range list.Items {
+		if c := list.Items[i].Status.Synced(); c == nil || c.Status != corev1.ConditionTrue {
+			r.retry <- event.GenericEvent{Object: &list.Items[i]}
+		}
+	}
 }
 
 // adopted reports whether s is sealed-secrets' write of b's current

@@ -124,7 +124,7 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 		return nil, fmt.Errorf("sopssecret controller: %w", err)
 	}
 	if opts.AdoptAPIs[AdoptBitnami] {
-		if err := setupBitnamiAdoption(mgr, opts, ssr); err != nil {
+		if err := setupBitnamiAdoption(mgr, opts, ssr, km); err != nil {
 			return nil, fmt.Errorf("bitnami.com SealedSecret takeover: %w", err)
 		}
 	}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	bitnamiv1 "github.com/kseal-dev/kseal/api/bitnami/v1alpha1"
+	"github.com/kseal-dev/kseal/api/v1alpha1"
 	"github.com/kseal-dev/kseal/controllers"
 )
 
@@ -94,5 +96,51 @@ func scaleDeployment(t *testing.T, d *appsv1.Deployment, replicas int32) {
 	d.Status.Replicas, d.Status.ReadyReplicas, d.Status.AvailableReplicas, d.Status.UpdatedReplicas = replicas, replicas, replicas, replicas
 	if err := env.Client.Status().Update(ctx, d); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTakeover_bitnamiKeyImportedLater: a bitnami.com SealedSecret sealed
+// for a key kseal does not hold is Synced=False (UnknownKey); once
+// sealed-secrets' key appears in its namespace, it is retried and synced
+// without a restart or a change to the object.
+func TestTakeover_bitnamiKeyImportedLater(t *testing.T) {
+	bitnamiBinary(t)
+	bns, ns := newNamespace(t, "sealed-secrets"), newNamespace(t, "takeover-key")
+	c := startController(t, controllers.Options{
+		WatchNamespaces: []string{ns, bns},
+		Keys:            controllers.KeyManagerOptions{BitnamiNamespace: bns},
+		AdoptAPIs:       controllers.AdoptAPIs{controllers.AdoptBitnami: true},
+	})
+	defer c.stop()
+	keyPEM, err := os.ReadFile("../../crypto/sealing/testdata/kubeseal/key.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, err := os.ReadFile("../../crypto/sealing/testdata/kubeseal/cert.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Create(ctx, bitnamiSealed(t, ns, "app", certPEM, "later")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Minute, "Synced=False (UnknownKey)", func() bool {
+		ss := &bitnamiv1.SealedSecret{}
+		if err := env.Client.Get(ctx, clientKey(ns, "app"), ss); err != nil {
+			return false
+		}
+		c := ss.Status.Synced()
+		return c != nil && c.Status == corev1.ConditionFalse && c.Reason == v1alpha1.ReasonUnknownKey
+	})
+	key := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "sealed-secrets-key", Namespace: bns, Labels: map[string]string{v1alpha1.LabelBitnamiSealingKey: "active"}},
+		Type:       corev1.SecretTypeTLS,
+		Data:       map[string][]byte{"tls.key": keyPEM, "tls.crt": certPEM},
+	}
+	if err := env.Client.Create(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	waitBitnamiSynced(t, ns, []string{"app"}, time.Minute)
+	if s := getSecret(t, ns, "app"); s == nil || string(s.Data["password"]) != "later" {
+		t.Errorf("Secret after the key import: %v", s)
 	}
 }
