@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -100,6 +102,10 @@ func adoptDefaults(opts Options) Options {
 func setupBitnamiAdoption(mgr ctrl.Manager, opts Options, ssr *sealedSecretReconciler, km *KeyManager) error {
 	if err := bitnamiv1.AddToScheme(mgr.GetScheme()); err != nil {
 		return err
+	}
+	gk := schema.GroupKind{Group: bitnamiv1.GroupVersion.Group, Kind: "SealedSecret"}
+	if _, err := mgr.GetRESTMapper().RESTMapping(gk, bitnamiv1.GroupVersion.Version); err != nil {
+		return fmt.Errorf("--adopt-apis=bitnami needs sealed-secrets' CRD sealedsecrets.bitnami.com (v1alpha1) installed; kseal never installs it: %w", err)
 	}
 	r := &bitnamiReconciler{ss: ssr, gate: &bitnamiGate{reader: mgr.GetAPIReader(), namespace: opts.Keys.BitnamiNamespace, ignore: opts.AdoptIgnoreRunning},
 		retry: make(chan event.GenericEvent)}
