@@ -57,7 +57,7 @@ envtest:
 kubeseal:
 	@hack/build-kubeseal.sh >/dev/null
 
-## bitnami: build Bitnami's sealed-secrets controller v0.40.0 and copy its CRD, for make bench-scale (cached)
+## bitnami: build Bitnami's sealed-secrets controller v0.40.0 and copy its CRD, for the takeover e2e test and make bench-scale (cached)
 bitnami:
 	@hack/build-bitnami.sh >/dev/null
 
@@ -87,9 +87,10 @@ lint:
 	$(GO) vet ./...
 
 ## test: everything — lint, generated files, unit, envtest suites, kubeseal compatibility, fuzz smoke
-test: lint verify-generated envtest kubeseal vault flux
+test: lint verify-generated envtest kubeseal vault flux bitnami
 	KUBEBUILDER_ASSETS="$$(hack/build-envtest.sh)" \
 	KSEAL_KUBESEAL="$$(hack/build-kubeseal.sh)" \
+	KSEAL_BITNAMI="$$(hack/build-bitnami.sh)" \
 	KSEAL_VAULT="$$(hack/build-vault.sh)" \
 	KSEAL_FLUX="$$(hack/build-flux.sh)" \
 	KSEAL_REQUIRE_TOOLS=1 \

@@ -94,11 +94,34 @@ func (r *sealedSecretReconciler) Reconcile(ctx context.Context, req reconcile.Re
 // reconcile runs the steps: decide from the hashes, then (only when the
 // Secret must change) read the ciphertexts, decrypt and write.
 func (r *sealedSecretReconciler) reconcile(ctx context.Context, ss *v1alpha1.SealedSecret) (reconcile.Result, error) {
+	return r.reconcileSealed(ctx, ss, sealedSource{})
+}
+
+// sealedSource says where a SealedSecret reconciled by reconcileSealed
+// comes from when it is not kseal's own kind: an adopted kind (see
+// adopt_bitnami.go) is reconciled as a kseal SealedSecret that carries its
+// metadata and spec.
+type sealedSource struct {
+	// owner is the object that owns the Secret and that events name; nil:
+	// the SealedSecret itself.
+	owner client.Object
+	// adopted reports that secret is the other controller's write of this
+	// generation, to be kept as it is; nil: never.
+	adopted func(secret *corev1.Secret) bool
+}
+
+// reconcileSealed is reconcile for ss coming from src.
+func (r *sealedSecretReconciler) reconcileSealed(ctx context.Context, ss *v1alpha1.SealedSecret, src sealedSource) (reconcile.Result, error) {
 	secret, err := currentSecret(ctx, r.Client, ss)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	in := sealedSecretInput(ss, secret)
+	input := func(ss *v1alpha1.SealedSecret) policyInput {
+		in := sealedSecretInput(ss, secret)
+		in.adopted = src.adopted != nil && secret != nil && src.adopted(secret)
+		return in
+	}
+	in := input(ss)
 	act, reason, message := decide(in)
 	full := ss
 	if act == actionCreate || act == actionUpdate {
@@ -110,15 +133,19 @@ func (r *sealedSecretReconciler) reconcile(ctx context.Context, ss *v1alpha1.Sea
 		if full, err = fullObject(ctx, r.api, ss); err != nil || full == nil {
 			return reconcile.Result{}, err
 		}
-		in = sealedSecretInput(full, secret)
+		in = input(full)
 		act, reason, message = decide(in)
+	}
+	owner := src.owner
+	if owner == nil {
+		owner = full
 	}
 	switch act {
 	case actionNone:
 		setReadyTrue(ss, reason, message)
 		return reconcile.Result{}, labelWritten(ctx, r.Client, in)
 	case actionRefuse:
-		r.event(ss, corev1.EventTypeWarning, reason, message)
+		r.event(owner, corev1.EventTypeWarning, reason, message)
 		unsealTotal.WithLabelValues("error", reason).Inc()
 		return fail(ss, terminal(reason, errors.New(message)), 0)
 	}
@@ -127,11 +154,11 @@ func (r *sealedSecretReconciler) reconcile(ctx context.Context, ss *v1alpha1.Sea
 		// Bad ciphertext or scope does not heal by retrying; a key change or
 		// spec change triggers a new reconcile.
 		reason := sealedsecret.Reason(err)
-		r.event(ss, corev1.EventTypeWarning, EventUnsealFailed, err.Error())
+		r.event(owner, corev1.EventTypeWarning, EventUnsealFailed, err.Error())
 		unsealTotal.WithLabelValues("error", reason).Inc()
 		return fail(ss, terminal(reason, err), 0)
 	}
-	if err := writeTargetSecret(ctx, r.Client, full, in, desired, keyName, act, r.reload); err != nil {
+	if err := writeTargetSecret(ctx, r.Client, owner, in, desired, keyName, act, r.reload); err != nil {
 		return fail(ss, retryable(v1alpha1.ReasonProgressing, fmt.Errorf("writing the Secret failed: %w", err)), 0)
 	}
 	wasReady := isReady(ss)
@@ -139,7 +166,7 @@ func (r *sealedSecretReconciler) reconcile(ctx context.Context, ss *v1alpha1.Sea
 	if wasReady {
 		// A first write shows as the Ready condition's transition; a
 		// rewrite of a Ready object (edited, Secret deleted) only here.
-		r.event(ss, corev1.EventTypeNormal, EventUnsealed, fmt.Sprintf("Secret %s %s", ss.Name, map[action]string{actionCreate: "created", actionUpdate: "updated"}[act]))
+		r.event(owner, corev1.EventTypeNormal, EventUnsealed, fmt.Sprintf("Secret %s %s", ss.Name, map[action]string{actionCreate: "created", actionUpdate: "updated"}[act]))
 	}
 	unsealTotal.WithLabelValues("success", v1alpha1.ReasonUnsealed).Inc()
 	return reconcile.Result{}, nil
@@ -215,8 +242,8 @@ func countDecryptions(ss *v1alpha1.SealedSecret) {
 	decryptionsTotal.WithLabelValues("v2").Add(float64(v2))
 }
 
-func (r *sealedSecretReconciler) event(ss *v1alpha1.SealedSecret, typ, reason, message string) {
+func (r *sealedSecretReconciler) event(obj client.Object, typ, reason, message string) {
 	if r.recorder != nil {
-		r.recorder.Event(ss, typ, reason, message)
+		r.recorder.Event(obj, typ, reason, message)
 	}
 }

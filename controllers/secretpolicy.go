@@ -74,6 +74,10 @@ type policyInput struct {
 	// a source fingerprint (ExternalSecrets before one writer served all
 	// kinds), so an upgrade rewrites nothing.
 	legacy *legacyWrite
+	// adopted: the Secret is another controller's write of the source's
+	// current generation (sealed-secrets' Synced=True at this generation,
+	// see adopt_bitnami.go), kept as it is until the source changes.
+	adopted bool
 }
 
 // legacyWrite is what an earlier ExternalSecret writer recorded: the data
@@ -106,6 +110,7 @@ type policy func(in policyInput) (act action, reason, message string, ok bool)
 // functions, table-tested in secretpolicy_test.go.
 var secretPolicies = []policy{
 	secretAbsent,
+	secretAdopted,
 	secretNotOurs,
 	secretUpToDate,
 	secretWrittenBefore,
@@ -129,6 +134,15 @@ func secretAbsent(in policyInput) (action, string, string, bool) {
 		return actionRefuse, v1alpha1.ReasonInvalidSpec, "creationPolicy Merge needs an existing Secret " + in.name, true
 	}
 	return actionCreate, v1alpha1.ReasonUnsealed, "Secret does not exist", true
+}
+
+// secretAdopted keeps a Secret another controller wrote from the source's
+// current content: nothing is decrypted or written.
+func secretAdopted(in policyInput) (action, string, string, bool) {
+	if !in.adopted || in.secret.Annotations[AnnotationSealedHash] != "" {
+		return 0, "", "", false
+	}
+	return actionNone, v1alpha1.ReasonUnsealed, messageUpToDate, true
 }
 
 func secretNotOurs(in policyInput) (action, string, string, bool) {

@@ -97,6 +97,9 @@ func labelWritten(ctx context.Context, c client.Client, in policyInput) error {
 	if s == nil || in.patch || s.Labels[LabelWrittenBy] != "" {
 		return nil
 	}
+	if in.adopted && s.Annotations[AnnotationSealedHash] == "" {
+		return nil // another controller's Secret, kept untouched (not even labelled)
+	}
 	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]string{LabelWrittenBy: writtenByValue}}})
 	if err != nil {
 		return err

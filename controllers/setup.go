@@ -67,6 +67,12 @@ type Options struct {
 	// Shards splits the reconciling across replicas (off by default: the
 	// elected leader reconciles everything).
 	Shards ShardOptions
+	// AdoptAPIs names the other controllers' APIs kseal reconciles in place
+	// (--adopt-apis; docs/migrate.md).
+	AdoptAPIs AdoptAPIs
+	// AdoptIgnoreRunning takes over even while the other controller still
+	// runs (--adopt-ignore-running).
+	AdoptIgnoreRunning bool
 }
 
 // Controllers are the running pieces Setup created.
@@ -88,6 +94,7 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 		return nil, err
 	}
 	opts.Reload.everyReplica = shards != nil
+	opts = adoptDefaults(opts)
 	reload, err := setupReloader(mgr, opts.Reload)
 	if err != nil {
 		return nil, err
@@ -130,6 +137,11 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 	}
 	if err := sops.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("sopssecret controller: %w", err)
+	}
+	if opts.AdoptAPIs[AdoptBitnami] {
+		if err := setupBitnamiAdoption(mgr, opts, ssr, km); err != nil {
+			return nil, fmt.Errorf("bitnami.com SealedSecret takeover: %w", err)
+		}
 	}
 	if !opts.DisableExternalSecrets {
 		if err := setupExternalSecrets(mgr, opts, reload, shards); err != nil {

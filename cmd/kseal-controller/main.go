@@ -72,6 +72,7 @@ func run() error {
 	readAPIFlags := apiFlags(flag.CommandLine)
 	readLeaseFlags := leaseFlags(flag.CommandLine)
 	readShardFlags := shardFlags(flag.CommandLine)
+	readAdoptFlags := adoptFlags(flag.CommandLine)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -103,6 +104,13 @@ func run() error {
 	shards, err := readShardFlags(*namespace)
 	if err != nil {
 		return err
+	}
+	adopt, adoptIgnoreRunning, err := readAdoptFlags()
+	if err != nil {
+		return err
+	}
+	if adopt[controllers.AdoptBitnami] && *bitnamiNamespace == "" {
+		*bitnamiNamespace = controllers.DefaultBitnamiNamespace // sealed-secrets' keys are imported
 	}
 	selector, err := labels.Parse(*labelSelector)
 	if err != nil {
@@ -170,6 +178,8 @@ func run() error {
 		SealedSecretSelector: selector,
 		Reload:               controllers.ReloadOptions{Enabled: *rolloutRestarts, Debounce: *restartDebounce, RatePerSecond: *restartRate, Burst: *restartBurst},
 		Shards:               shards,
+		AdoptAPIs:            adopt,
+		AdoptIgnoreRunning:   adoptIgnoreRunning,
 	})
 	if err != nil {
 		return err
