@@ -74,6 +74,10 @@ type policyInput struct {
 	// a source fingerprint (ExternalSecrets before one writer served all
 	// kinds), so an upgrade rewrites nothing.
 	legacy *legacyWrite
+	// eso: the source is one of ESO's own ExternalSecrets, taken over in
+	// place; a Secret ESO wrote that already holds the wanted data is
+	// correct as it is (secretWrittenByESO).
+	eso bool
 }
 
 // legacyWrite is what an earlier ExternalSecret writer recorded: the data
@@ -109,6 +113,7 @@ var secretPolicies = []policy{
 	secretNotOurs,
 	secretUpToDate,
 	secretWrittenBefore,
+	secretWrittenByESO,
 	secretImmutable,
 }
 

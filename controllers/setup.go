@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/kseal-dev/kseal/api/esov1"
 	"github.com/kseal-dev/kseal/api/v1alpha1"
 	"github.com/kseal-dev/kseal/httpapi"
 )
@@ -60,6 +61,12 @@ type Options struct {
 	// Reload configures rollout restarts of the workloads that use a
 	// Secret whose data kseal changed (off by default).
 	Reload ReloadOptions
+	// AdoptAPIs names the other controllers' APIs kseal reconciles in place
+	// (--adopt-apis; docs/migrate.md).
+	AdoptAPIs AdoptAPIs
+	// AdoptIgnoreRunning takes over even while the other controller still
+	// runs (--adopt-ignore-running).
+	AdoptIgnoreRunning bool
 }
 
 // Controllers are the running pieces Setup created.
@@ -199,6 +206,11 @@ func setupExternalSecrets(mgr ctrl.Manager, opts Options, reload *reloader) erro
 	if err := esr.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("externalsecret controller: %w", err)
 	}
+	if opts.AdoptAPIs[AdoptExternalSecrets] {
+		if err := setupAdoptedExternalSecrets(mgr, opts, esr, builder); err != nil {
+			return err
+		}
+	}
 	psr := &pushSecretReconciler{Client: c, providers: cache, recorder: esr.recorder, workers: esr.workers, secretMeta: secretMeta}
 	if err := psr.SetupWithManager(context.Background(), mgr); err != nil {
 		return fmt.Errorf("pushsecret controller: %w", err)
@@ -216,6 +228,9 @@ func CacheTransform(obj any) (any, error) {
 		return obj, nil
 	}
 	o.SetManagedFields(nil)
+	if _, eso := obj.(*esov1.ExternalSecret); eso {
+		return obj, nil // ESO's syncedResourceVersion hashes every annotation
+	}
 	if a := o.GetAnnotations(); a != nil {
 		if _, has := a[lastAppliedAnnotation]; has {
 			a = maps.Clone(a)

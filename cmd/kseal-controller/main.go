@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/kseal-dev/kseal/api/esov1"
 	"github.com/kseal-dev/kseal/api/v1alpha1"
 	"github.com/kseal-dev/kseal/controllers"
 	"github.com/kseal-dev/kseal/httpapi"
@@ -71,6 +72,7 @@ func run() error {
 	showVersion := flag.Bool("version", false, "print the version, commit and Go version, and exit")
 	readAPIFlags := apiFlags(flag.CommandLine)
 	readLeaseFlags := leaseFlags(flag.CommandLine)
+	readAdoptFlags := adoptFlags(flag.CommandLine)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -99,6 +101,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	adopt, adoptIgnoreRunning, err := readAdoptFlags()
+	if err != nil {
+		return err
+	}
 	selector, err := labels.Parse(*labelSelector)
 	if err != nil {
 		return fmt.Errorf("--label-selector: %w", err)
@@ -108,6 +114,9 @@ func run() error {
 		return err
 	}
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := esov1.AddToScheme(scheme); err != nil {
 		return err
 	}
 	cfg, err := ctrl.GetConfig()
@@ -164,6 +173,8 @@ func run() error {
 		API:                  apiOpts,
 		SealedSecretSelector: selector,
 		Reload:               controllers.ReloadOptions{Enabled: *rolloutRestarts, Debounce: *restartDebounce, RatePerSecond: *restartRate, Burst: *restartBurst},
+		AdoptAPIs:            adopt,
+		AdoptIgnoreRunning:   adoptIgnoreRunning,
 	})
 	if err != nil {
 		return err
