@@ -24,7 +24,46 @@ import (
 // labels and data hash (so ESO can take it back), and the parts of the spec
 // that kseal's CRD refuses are refused here. Every method works on a nil
 // receiver (kseal's own kinds) and then does what kseal always does.
-type esoAdoption struct{}
+type esoAdoption struct {
+	// endpoints fill in the AWS endpoints ESO's store schema has no field
+	// for.
+	endpoints ESOEndpoints
+}
+
+// ESOEndpoints are the AWS endpoint overrides ESO's controller reads from
+// its environment (AWS_SECRETSMANAGER_ENDPOINT, AWS_SSM_ENDPOINT,
+// AWS_STS_ENDPOINT; ESO's store schema has no endpoint field): kseal applies
+// them to the ESO stores it takes over that name AWS, as ESO did.
+type ESOEndpoints struct {
+	// SecretsManager is the Secrets Manager endpoint URL.
+	SecretsManager string
+	// SSM is the Parameter Store endpoint URL.
+	SSM string
+	// STS is the STS endpoint URL (role assumption, web identity).
+	STS string
+}
+
+// ESOEndpointsFromEnv reads ESO's endpoint variables with getenv.
+func ESOEndpointsFromEnv(getenv func(string) string) ESOEndpoints {
+	return ESOEndpoints{SecretsManager: getenv("AWS_SECRETSMANAGER_ENDPOINT"), SSM: getenv("AWS_SSM_ENDPOINT"), STS: getenv("AWS_STS_ENDPOINT")}
+}
+
+// apply sets the endpoints on an AWS store spec that names none.
+func (e ESOEndpoints) apply(spec *v1alpha1.SecretStoreSpec) {
+	p := spec.Provider.AWS
+	if p == nil {
+		return
+	}
+	if p.Endpoint == "" {
+		p.Endpoint = e.SecretsManager
+		if p.Service == v1alpha1.AWSServiceParameterStore {
+			p.Endpoint = e.SSM
+		}
+	}
+	if p.STSEndpoint == "" {
+		p.STSEndpoint = e.STS
+	}
+}
 
 // owner is the object that owns the Secret and receives the events.
 func (a *esoAdoption) owner(es *v1alpha1.ExternalSecret) client.Object {
@@ -40,7 +79,7 @@ func (a *esoAdoption) stores(c client.Reader) client.Reader {
 	if a == nil {
 		return c
 	}
-	return esoStoreReader{c}
+	return esoStoreReader{c, a.endpoints}
 }
 
 // decorate adds what ESO records on the Secrets it writes: the managed
@@ -87,7 +126,10 @@ func (a *esoAdoption) check(es *v1alpha1.ExternalSecret) error {
 }
 
 // esoStoreReader reads ESO's stores into kseal's store types (same spec).
-type esoStoreReader struct{ c client.Reader }
+type esoStoreReader struct {
+	c         client.Reader
+	endpoints ESOEndpoints
+}
 
 func (r esoStoreReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 	switch o := obj.(type) {
@@ -97,6 +139,7 @@ func (r esoStoreReader) Get(ctx context.Context, key client.ObjectKey, obj clien
 			return err
 		}
 		o.ObjectMeta, o.Spec = css.ObjectMeta, css.Spec
+		r.endpoints.apply(&o.Spec)
 		return nil
 	case *v1alpha1.SecretStore:
 		var ss esov1.SecretStore
@@ -104,6 +147,7 @@ func (r esoStoreReader) Get(ctx context.Context, key client.ObjectKey, obj clien
 			return err
 		}
 		o.ObjectMeta, o.Spec = ss.ObjectMeta, ss.Spec
+		r.endpoints.apply(&o.Spec)
 		return nil
 	}
 	return r.c.Get(ctx, key, obj, opts...)
@@ -126,7 +170,7 @@ func setupAdoptedExternalSecrets(mgr ctrl.Manager, opts Options, base *externalS
 	providers := newProviderCache(base.Client, builder.build)
 	for _, kind := range []string{v1alpha1.SecretStoreKind, v1alpha1.ClusterSecretStoreKind} {
 		inner := &secretStoreReconciler{Client: base.Client, kind: kind, providers: providers}
-		if err := (&esoStoreReconciler{inner: inner}).SetupWithManager(mgr); err != nil {
+		if err := (&esoStoreReconciler{inner: inner, endpoints: opts.ESOEndpoints}).SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("external-secrets.io %s controller: %w", kind, err)
 		}
 	}
@@ -137,7 +181,7 @@ func setupAdoptedExternalSecrets(mgr ctrl.Manager, opts Options, base *externalS
 		workers:   base.workers,
 		reload:    base.reload,
 		reader:    base.reader,
-		adopt:     &esoAdoption{},
+		adopt:     &esoAdoption{endpoints: opts.ESOEndpoints},
 	}
 	secrets, err := newESOSecretCache(mgr, opts.WatchNamespaces)
 	if err != nil {
@@ -228,7 +272,8 @@ func (r *esoExternalSecretReconciler) Reconcile(ctx context.Context, req reconci
 // esoStoreReconciler validates ESO's stores with kseal's store step and
 // reports in ESO's status shape.
 type esoStoreReconciler struct {
-	inner *secretStoreReconciler
+	inner     *secretStoreReconciler
+	endpoints ESOEndpoints
 }
 
 // SetupWithManager registers the reconciler for the inner reconciler's kind.
@@ -270,9 +315,11 @@ func (r *esoStoreReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	case *esov1.ClusterSecretStore:
 		k := kseal.(*v1alpha1.ClusterSecretStore)
 		k.ObjectMeta, k.Spec = *o.ObjectMeta.DeepCopy(), *o.Spec.DeepCopy()
+		r.endpoints.apply(&k.Spec)
 	case *esov1.SecretStore:
 		k := kseal.(*v1alpha1.SecretStore)
 		k.ObjectMeta, k.Spec = *o.ObjectMeta.DeepCopy(), *o.Spec.DeepCopy()
+		r.endpoints.apply(&k.Spec)
 	}
 	if !eso.GetDeletionTimestamp().IsZero() {
 		return reconcile.Result{}, nil

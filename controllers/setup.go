@@ -67,6 +67,9 @@ type Options struct {
 	// AdoptIgnoreRunning takes over even while the other controller still
 	// runs (--adopt-ignore-running).
 	AdoptIgnoreRunning bool
+	// ESOEndpoints are the AWS endpoints ESO's controller took from its
+	// environment, applied to the ESO stores taken over.
+	ESOEndpoints ESOEndpoints
 }
 
 // Controllers are the running pieces Setup created.

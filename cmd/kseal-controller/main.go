@@ -175,6 +175,7 @@ func run() error {
 		Reload:               controllers.ReloadOptions{Enabled: *rolloutRestarts, Debounce: *restartDebounce, RatePerSecond: *restartRate, Burst: *restartBurst},
 		AdoptAPIs:            adopt,
 		AdoptIgnoreRunning:   adoptIgnoreRunning,
+		ESOEndpoints:         controllers.ESOEndpointsFromEnv(os.Getenv),
 	})
 	if err != nil {
 		return err
