@@ -163,7 +163,11 @@ func (r esoStoreReader) List(ctx context.Context, list client.ObjectList, opts .
 // stores) and their own watch of the Secrets ESO labelled.
 func setupAdoptedExternalSecrets(mgr ctrl.Manager, opts Options, base *externalSecretReconciler, builder *providerBuilder) error {
 	if !opts.AdoptIgnoreRunning {
-		if err := esoStopped(context.Background(), mgr.GetAPIReader()); err != nil {
+		ns := opts.ESONamespace
+		if ns == "" {
+			ns = DefaultESONamespace
+		}
+		if err := esoStopped(context.Background(), mgr.GetAPIReader(), ns); err != nil {
 			return err
 		}
 	}

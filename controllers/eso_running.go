@@ -23,20 +23,23 @@ const (
 	esoLeaseName       = "external-secrets-controller"
 )
 
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=list
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=list
+// DefaultESONamespace is the namespace ESO's Helm chart is installed in by
+// its documentation; --adopt-eso-namespace names another.
+const DefaultESONamespace = "external-secrets"
 
 // esoStopped returns an error naming every sign that ESO's controller
-// still runs, so kseal does not start reconciling ESO's objects while ESO
-// does too (two controllers would fight over every Secret). It reads the
-// API server directly, once, at start.
-func esoStopped(ctx context.Context, c client.Reader) error {
+// still runs in namespace, so kseal does not start reconciling ESO's
+// objects while ESO does too (two controllers would fight over every
+// Secret). It reads the API server directly, once, at start, and only in
+// that namespace (Deployments hold pod specs: kseal needs no cluster-wide
+// read of them).
+func esoStopped(ctx context.Context, c client.Reader, namespace string) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	var running []string
 	var deps appsv1.DeploymentList
-	if err := c.List(ctx, &deps, client.MatchingLabels{esoDeploymentLabel: esoDeploymentName}); err != nil {
-		return fmt.Errorf("checking that External Secrets Operator is stopped: list Deployments: %w (grant list on deployments, or pass --adopt-ignore-running)", err)
+	if err := c.List(ctx, &deps, client.InNamespace(namespace), client.MatchingLabels{esoDeploymentLabel: esoDeploymentName}); err != nil {
+		return fmt.Errorf("checking that External Secrets Operator is stopped: list Deployments: %w (grant list on deployments in namespace "+namespace+" (config/rbac/adopt-eso), name ESO's namespace with --adopt-eso-namespace, or pass --adopt-ignore-running)", err)
 	}
 	for _, d := range deps.Items {
 		want := int32(1)
@@ -49,8 +52,8 @@ func esoStopped(ctx context.Context, c client.Reader) error {
 		}
 	}
 	var leases coordinationv1.LeaseList
-	if err := c.List(ctx, &leases, client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector("metadata.name", esoLeaseName)}); err != nil {
-		return fmt.Errorf("checking that External Secrets Operator is stopped: list Leases: %w (grant list on leases, or pass --adopt-ignore-running)", err)
+	if err := c.List(ctx, &leases, client.InNamespace(namespace), client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector("metadata.name", esoLeaseName)}); err != nil {
+		return fmt.Errorf("checking that External Secrets Operator is stopped: list Leases: %w (grant list on leases in namespace "+namespace+", or pass --adopt-ignore-running)", err)
 	}
 	now := time.Now()
 	for _, l := range leases.Items {

@@ -70,6 +70,9 @@ type Options struct {
 	// ESOEndpoints are the AWS endpoints ESO's controller took from its
 	// environment, applied to the ESO stores taken over.
 	ESOEndpoints ESOEndpoints
+	// ESONamespace is where ESO's controller runs, checked before a
+	// takeover (DefaultESONamespace when empty).
+	ESONamespace string
 }
 
 // Controllers are the running pieces Setup created.

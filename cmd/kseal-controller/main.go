@@ -73,6 +73,7 @@ func run() error {
 	readAPIFlags := apiFlags(flag.CommandLine)
 	readLeaseFlags := leaseFlags(flag.CommandLine)
 	readAdoptFlags := adoptFlags(flag.CommandLine)
+	esoNamespace := esoAdoptFlags(flag.CommandLine)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -176,6 +177,7 @@ func run() error {
 		AdoptAPIs:            adopt,
 		AdoptIgnoreRunning:   adoptIgnoreRunning,
 		ESOEndpoints:         controllers.ESOEndpointsFromEnv(os.Getenv),
+		ESONamespace:         *esoNamespace,
 	})
 	if err != nil {
 		return err

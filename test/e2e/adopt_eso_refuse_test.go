@@ -17,7 +17,7 @@ import (
 
 // setupAdopting runs controllers.Setup with --adopt-apis=external-secrets
 // (the manager is not started) and returns its error.
-func setupAdopting(t *testing.T, ns string, ignoreRunning bool) error {
+func setupAdopting(t *testing.T, ns, esoNS string, ignoreRunning bool) error {
 	t.Helper()
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
 	if err != nil {
@@ -29,6 +29,7 @@ func setupAdopting(t *testing.T, ns string, ignoreRunning bool) error {
 		SkipNameValidation: true,
 		AdoptAPIs:          controllers.AdoptAPIs{controllers.AdoptExternalSecrets: true},
 		AdoptIgnoreRunning: ignoreRunning,
+		ESONamespace:       esoNS,
 	})
 	return err
 }
@@ -56,11 +57,11 @@ func TestAdoptESO_refusesWhileESORuns(t *testing.T) {
 	if err := env.Client.Status().Update(ctx, dep); err != nil {
 		t.Fatal(err)
 	}
-	err := setupAdopting(t, ns, false)
+	err := setupAdopting(t, ns, esoNS, false)
 	if err == nil || !strings.Contains(err.Error(), "Deployment "+esoNS+"/external-secrets") || !strings.Contains(err.Error(), "--replicas=0") {
 		t.Fatalf("Setup with ESO's Deployment running: %v, want a refusal naming it and how to stop it", err)
 	}
-	if err := setupAdopting(t, ns, true); err != nil {
+	if err := setupAdopting(t, ns, esoNS, true); err != nil {
 		t.Fatalf("Setup with --adopt-ignore-running: %v", err)
 	}
 
@@ -84,7 +85,7 @@ func TestAdoptESO_refusesWhileESORuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = env.Client.Delete(ctx, lease) })
-	if err := setupAdopting(t, ns, false); err == nil || !strings.Contains(err.Error(), "Lease "+esoNS+"/external-secrets-controller") {
+	if err := setupAdopting(t, ns, esoNS, false); err == nil || !strings.Contains(err.Error(), "Lease "+esoNS+"/external-secrets-controller") {
 		t.Fatalf("Setup with ESO's Lease held: %v, want a refusal naming it", err)
 	}
 
@@ -94,7 +95,7 @@ func TestAdoptESO_refusesWhileESORuns(t *testing.T) {
 	if err := env.Client.Update(ctx, lease); err != nil {
 		t.Fatal(err)
 	}
-	if err := setupAdopting(t, ns, false); err != nil {
+	if err := setupAdopting(t, ns, esoNS, false); err != nil {
 		t.Fatalf("Setup with ESO stopped: %v", err)
 	}
 }
