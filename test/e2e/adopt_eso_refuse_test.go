@@ -12,7 +12,10 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/kseal-dev/kseal/api/esov1"
+	"github.com/kseal-dev/kseal/api/v1alpha1"
 	"github.com/kseal-dev/kseal/controllers"
+	"github.com/kseal-dev/kseal/providers/aws/awstest"
 )
 
 // setupAdopting runs controllers.Setup with --adopt-apis=external-secrets
@@ -97,5 +100,39 @@ func TestAdoptESO_refusesWhileESORuns(t *testing.T) {
 	}
 	if err := setupAdopting(t, ns, esoNS, false); err != nil {
 		t.Fatalf("Setup with ESO stopped: %v", err)
+	}
+}
+
+// TestAdoptESO_refusesWhatKsealCannotServe: an ESO ExternalSecret using an
+// ESO generator is reported in ESO's shape (SecretSyncedError, saying why)
+// and its Secret is left exactly as ESO wrote it.
+func TestAdoptESO_refusesWhatKsealCannotServe(t *testing.T) {
+	installESOCRDs(t)
+	srv := awstest.NewServer(t)
+	ns := newNamespace(t, "adopt-eso-unsupported")
+	esoAWSStore(t, srv, ns, "aws")
+	srv.CreateSecret(t, ns+"/db", "pw", nil)
+	es := esoSynced(t, ns, "gen", "aws", ns+"/db", "pw", time.Now().Add(-2*time.Hour))
+	es.Spec.DataFrom = []v1alpha1.ExternalSecretDataFromRemoteRef{{SourceRef: &v1alpha1.StoreGeneratorSourceRef{
+		GeneratorRef: &v1alpha1.GeneratorRef{APIVersion: "generators.external-secrets.io/v1alpha1", Kind: "Password", Name: "pw"}}}}
+	if err := env.Client.Update(ctx, es); err != nil {
+		t.Fatal(err)
+	}
+	before := getSecret(t, ns, "gen").ResourceVersion
+	c := startController(t, controllers.Options{
+		WatchNamespaces: []string{ns},
+		AdoptAPIs:       controllers.AdoptAPIs{controllers.AdoptExternalSecrets: true},
+		ESOEndpoints:    controllers.ESOEndpoints{SecretsManager: srv.URL},
+	})
+	defer c.stop()
+	waitFor(t, 60*time.Second, "generator refused in ESO's shape", func() bool {
+		if err := env.Client.Get(ctx, clientKey(ns, "gen"), es); err != nil || len(es.Status.Conditions) != 1 {
+			return false
+		}
+		cond := es.Status.Conditions[0]
+		return cond.Status == corev1.ConditionFalse && cond.Reason == esov1.ReasonSecretSyncedError && strings.Contains(cond.Message, "generators are not supported")
+	})
+	if rv := getSecret(t, ns, "gen").ResourceVersion; rv != before {
+		t.Errorf("the refused ExternalSecret's Secret was written (resourceVersion %s, was %s)", rv, before)
 	}
 }
