@@ -26,7 +26,7 @@ IMAGE_REPOSITORY ?= ghcr.io/kseal-dev
 RELEASE_PLATFORMS_ALL := linux/amd64,linux/arm64,darwin/amd64,darwin/arm64,windows/amd64,windows/arm64
 RELEASE_PLATFORMS ?= $(RELEASE_PLATFORMS_ALL)
 
-.PHONY: all build image release-snapshot test unit envtest kubeseal bitnami vault flux generate verify-generated lint fuzz bench demo clean
+.PHONY: all build image release-snapshot test unit envtest kubeseal bitnami vault flux eso-crds generate verify-generated lint fuzz bench demo clean
 
 all: build
 
@@ -65,6 +65,10 @@ bitnami:
 flux:
 	@hack/build-flux.sh >/dev/null
 
+## eso-crds: copy External Secrets Operator's CRDs from its Go module, for the takeover tests (cached)
+eso-crds:
+	@hack/eso-crds.sh >/dev/null
+
 ## vault: build a Vault v1.14.2 dev server for provider tests (cached)
 vault:
 	@hack/build-vault.sh >/dev/null
@@ -87,12 +91,13 @@ lint:
 	$(GO) vet ./...
 
 ## test: everything — lint, generated files, unit, envtest suites, kubeseal compatibility, fuzz smoke
-test: lint verify-generated envtest kubeseal vault flux bitnami
+test: lint verify-generated envtest kubeseal vault flux bitnami eso-crds
 	KUBEBUILDER_ASSETS="$$(hack/build-envtest.sh)" \
 	KSEAL_KUBESEAL="$$(hack/build-kubeseal.sh)" \
 	KSEAL_BITNAMI="$$(hack/build-bitnami.sh)" \
 	KSEAL_VAULT="$$(hack/build-vault.sh)" \
 	KSEAL_FLUX="$$(hack/build-flux.sh)" \
+	KSEAL_ESO_CRDS="$$(hack/eso-crds.sh)" \
 	KSEAL_REQUIRE_TOOLS=1 \
 	$(GO) test -count=1 -timeout 30m ./...
 	@$(MAKE) --no-print-directory fuzz

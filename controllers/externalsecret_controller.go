@@ -57,6 +57,9 @@ type externalSecretReconciler struct {
 	secretMeta *secretMetaCache
 	// shards, when set, limits the work to this replica's shards.
 	shards *shardSet
+	// adopt, when set, makes this the reconciler of ESO's own
+	// ExternalSecrets (--adopt-apis=external-secrets); nil for kseal's.
+	adopt *esoAdoption
 }
 
 // SetupWithManager registers the reconciler; owned Secrets are watched so
@@ -138,7 +141,7 @@ func (r *externalSecretReconciler) reconcile(ctx context.Context, es *v1alpha1.E
 // targetIntact reports whether the target Secret holds what kseal last
 // wrote (always true with creationPolicy None, where kseal writes none).
 func targetIntact(es *v1alpha1.ExternalSecret, secret *corev1.Secret) bool {
-	return creationPolicy(es) == v1alpha1.CreationPolicyNone || (secret != nil && dataIntact(secret, managedKeys(secret)))
+	return creationPolicy(es) == v1alpha1.CreationPolicyNone || (secret != nil && (dataIntact(secret, managedKeys(secret)) || esoIntact(secret)))
 }
 
 // upToDate reports whether the last sync still stands: same spec, Ready,
@@ -175,6 +178,9 @@ func upToDate(es *v1alpha1.ExternalSecret, secret *corev1.Secret, now time.Time,
 // writes the Secret. It returns the Ready reason and a short description.
 func (r *externalSecretReconciler) sync(ctx context.Context, es *v1alpha1.ExternalSecret, secret *corev1.Secret) (string, string, error) {
 	if err := checkPolicies(es); err != nil {
+		return "", "", err
+	}
+	if err := r.adopt.check(es); err != nil {
 		return "", "", err
 	}
 	pf := r.providerFor(es, map[v1alpha1.SecretStoreRef]providers.Provider{})
@@ -290,7 +296,7 @@ func (r *externalSecretReconciler) targetSecret(ctx context.Context, es *v1alpha
 
 func (r *externalSecretReconciler) event(es *v1alpha1.ExternalSecret, typ, reason, msg string) {
 	if r.recorder != nil {
-		r.recorder.Event(es, typ, reason, msg)
+		r.recorder.Event(r.adopt.owner(es), typ, reason, msg)
 	}
 }
 

@@ -19,7 +19,7 @@ import (
 func (r *externalSecretReconciler) resolveStoreRef(ctx context.Context, namespace string, ref v1alpha1.SecretStoreRef) (*storeInfo, error) {
 	if ref.Kind == v1alpha1.ClusterSecretStoreKind {
 		var css v1alpha1.ClusterSecretStore
-		if err := r.Get(ctx, client.ObjectKey{Name: ref.Name}, &css); err != nil {
+		if err := r.adopt.stores(r.Client).Get(ctx, client.ObjectKey{Name: ref.Name}, &css); err != nil {
 			if apierrors.IsNotFound(err) {
 				return nil, retryLater(v1alpha1.ReasonStoreNotFound, fmt.Errorf("ClusterSecretStore %s not found", ref.Name))
 			}
@@ -35,7 +35,7 @@ func (r *externalSecretReconciler) resolveStoreRef(ctx context.Context, namespac
 		return &storeInfo{Kind: v1alpha1.ClusterSecretStoreKind, Name: css.Name, Spec: &css.Spec, Generation: css.Generation, RefNamespace: namespace}, nil
 	}
 	var ss v1alpha1.SecretStore
-	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, &ss); err != nil {
+	if err := r.adopt.stores(r.Client).Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, &ss); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, retryLater(v1alpha1.ReasonStoreNotFound, fmt.Errorf("SecretStore %s/%s not found", namespace, ref.Name))
 		}

@@ -22,7 +22,9 @@ import (
 // rule set and writer: a refresh that found the same values writes nothing.
 func (r *externalSecretReconciler) write(ctx context.Context, es *v1alpha1.ExternalSecret, current *corev1.Secret, out *renderedSecret) error {
 	desired := desiredSecret(es, current, out)
+	r.adopt.decorate(es, current, desired)
 	in := externalSecretInput(es, current, desired)
+	in.eso = r.adopt != nil
 	act, reason, message := decide(in)
 	switch act {
 	case actionNone:
@@ -30,7 +32,7 @@ func (r *externalSecretReconciler) write(ctx context.Context, es *v1alpha1.Exter
 	case actionRefuse:
 		return terminal(reason, errors.New(message))
 	}
-	if err := writeTargetSecret(ctx, r.Client, es, in, desired, "", act, r.reload); err != nil {
+	if err := writeTargetSecret(ctx, r.Client, r.adopt.owner(es), in, desired, "", act, r.reload); err != nil {
 		return retryable(v1alpha1.ReasonProviderError, fmt.Errorf("writing Secret %s: %w", in.name, err))
 	}
 	return nil

@@ -78,6 +78,10 @@ type policyInput struct {
 	// current generation (sealed-secrets' Synced=True at this generation,
 	// see adopt_bitnami.go), kept as it is until the source changes.
 	adopted bool
+	// eso: the source is one of ESO's own ExternalSecrets, taken over in
+	// place; a Secret ESO wrote that already holds the wanted data is
+	// correct as it is (secretWrittenByESO).
+	eso bool
 }
 
 // legacyWrite is what an earlier ExternalSecret writer recorded: the data
@@ -114,6 +118,7 @@ var secretPolicies = []policy{
 	secretNotOurs,
 	secretUpToDate,
 	secretWrittenBefore,
+	secretWrittenByESO,
 	secretImmutable,
 }
 

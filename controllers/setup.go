@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/kseal-dev/kseal/api/esov1"
 	"github.com/kseal-dev/kseal/api/v1alpha1"
 	"github.com/kseal-dev/kseal/httpapi"
 )
@@ -73,6 +74,12 @@ type Options struct {
 	// AdoptIgnoreRunning takes over even while the other controller still
 	// runs (--adopt-ignore-running).
 	AdoptIgnoreRunning bool
+	// ESOEndpoints are the AWS endpoints ESO's controller took from its
+	// environment, applied to the ESO stores taken over.
+	ESOEndpoints ESOEndpoints
+	// ESONamespace is where ESO's controller runs, checked before a
+	// takeover (DefaultESONamespace when empty).
+	ESONamespace string
 }
 
 // Controllers are the running pieces Setup created.
@@ -227,6 +234,11 @@ func setupExternalSecrets(mgr ctrl.Manager, opts Options, reload *reloader, shar
 	if err := esr.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("externalsecret controller: %w", err)
 	}
+	if opts.AdoptAPIs[AdoptExternalSecrets] {
+		if err := setupAdoptedExternalSecrets(mgr, opts, esr, builder); err != nil {
+			return err
+		}
+	}
 	psr := &pushSecretReconciler{Client: c, providers: cache, recorder: esr.recorder, workers: esr.workers, secretMeta: secretMeta, shards: shards}
 	if err := psr.SetupWithManager(context.Background(), mgr); err != nil {
 		return fmt.Errorf("pushsecret controller: %w", err)
@@ -247,6 +259,9 @@ func CacheTransform(obj any) (any, error) {
 		return obj, nil
 	}
 	o.SetManagedFields(nil)
+	if _, eso := obj.(*esov1.ExternalSecret); eso {
+		return obj, nil // ESO's syncedResourceVersion hashes every annotation
+	}
 	if a := o.GetAnnotations(); a != nil {
 		if _, has := a[lastAppliedAnnotation]; has {
 			a = maps.Clone(a)

@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/kseal-dev/kseal/api/esov1"
 	"github.com/kseal-dev/kseal/api/v1alpha1"
 	"github.com/kseal-dev/kseal/controllers"
 	"github.com/kseal-dev/kseal/httpapi"
@@ -73,6 +74,7 @@ func run() error {
 	readLeaseFlags := leaseFlags(flag.CommandLine)
 	readShardFlags := shardFlags(flag.CommandLine)
 	readAdoptFlags := adoptFlags(flag.CommandLine)
+	esoNamespace := esoAdoptFlags(flag.CommandLine)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -121,6 +123,9 @@ func run() error {
 		return err
 	}
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := esov1.AddToScheme(scheme); err != nil {
 		return err
 	}
 	cfg, err := ctrl.GetConfig()
@@ -180,6 +185,8 @@ func run() error {
 		Shards:               shards,
 		AdoptAPIs:            adopt,
 		AdoptIgnoreRunning:   adoptIgnoreRunning,
+		ESOEndpoints:         controllers.ESOEndpointsFromEnv(os.Getenv),
+		ESONamespace:         *esoNamespace,
 	})
 	if err != nil {
 		return err
