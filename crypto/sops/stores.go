@@ -30,7 +30,9 @@ func load(data []byte, f Format) ([]branch, error) {
 
 // emitDoc writes a decrypted tree in format f.
 func emitDoc(docs []branch, f Format) ([]byte, error) {
-	if f != FormatYAML && len(docs) != 1 {
+	// YAML and INI write every document; the others the first, as the
+	// sops command does (binary needs exactly one).
+	if len(docs) == 0 && f != FormatYAML && f != FormatINI || f == FormatBinary && len(docs) != 1 {
 		return nil, fmt.Errorf("%s holds exactly one document, not %d", f, len(docs))
 	}
 	switch f {
