@@ -79,6 +79,13 @@ func loadYAML(data []byte) ([]branch, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: not a valid yaml document (%s)", ErrMalformed, parseDetail(err.Error()))
 		}
+		// Every document, not only the first, is decoded once with the
+		// YAML decoder's bound on alias expansion before its aliases are
+		// expanded into the tree below.
+		var probe any
+		if err := doc.Decode(&probe); err != nil {
+			return nil, fmt.Errorf("%w: not a valid yaml document (%s)", ErrMalformed, parseDetail(err.Error()))
+		}
 		b, err := yamlMapping(&doc, nil, false)
 		if err != nil {
 			return nil, err
