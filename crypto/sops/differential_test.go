@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
+
+	"filippo.io/age"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/kseal-dev/kseal/crypto/sops"
 	"github.com/kseal-dev/kseal/crypto/sops/sopstest"
@@ -228,4 +232,81 @@ func swap(doc []byte, a, b string) []byte {
 	s := strings.Replace(string(doc), a, "\x00SWAP\x00", 1)
 	s = strings.Replace(s, b, a, 1)
 	return []byte(strings.Replace(s, "\x00SWAP\x00", b, 1))
+}
+
+// FuzzMatchesLibrary encrypts arbitrary plaintexts with the sops library
+// (under one of the rules) and requires kseal's decryptor to write what
+// the library writes whenever the library decrypts the result.
+func FuzzMatchesLibrary(f *testing.F) {
+	id, err := age.ParseX25519Identity(fuzzIdentity)
+	if err != nil {
+		f.Fatal(err)
+	}
+	kp := keyPair{name: "fuzz", identity: id, secret: fuzzIdentity, recipient: id.Recipient().String()}
+	for fm, docs := range diffDocs {
+		for _, doc := range docs {
+			f.Add([]byte(doc), uint8(fm), uint8(0))
+		}
+	}
+	f.Add([]byte("# c\na: 1 # i\n"), uint8(sops.FormatYAML), uint8(7))
+	rules := []string{"default", "mac-only", "encrypted-regex", "mac-only+regex", "unencrypted-regex", "encrypted-suffix", "unencrypted-suff", "enc-comment", "unenc-comment"}
+	opts := diffOptions([]string{kp.recipient})
+	d := newDecryptor(f, sops.Options{}, kp)
+	f.Fuzz(func(t *testing.T, plain []byte, format, rule uint8) {
+		if len(plain) > 4<<10 {
+			return
+		}
+		fm := sops.Format(format % 5)
+		want, ok := libraryRoundTrip(plain, fm, opts[rules[int(rule)%len(rules)]], kp)
+		if !ok {
+			return
+		}
+		got, err := d.Decrypt("fuzz", want.enc, fm)
+		if err != nil {
+			t.Fatalf("the library decrypts, kseal refuses: %v\n%q", err, want.enc)
+		}
+		if !bytes.Equal(got, want.plain) {
+			t.Fatalf("output differs\nkseal:   %q\nlibrary: %q\ndocument: %q", got, want.plain, want.enc)
+		}
+	})
+}
+
+type roundTrip struct{ enc, plain []byte }
+
+// libraryRoundTrip encrypts and decrypts plain with the library; false
+// when either step fails (or the library panics).
+func libraryRoundTrip(plain []byte, f sops.Format, opts sopstest.Options, kp keyPair) (rt roundTrip, ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	if f == sops.FormatYAML && !aliasesBounded(plain) {
+		return rt, false // the library would expand them without bound
+	}
+	enc, err := sopstest.Encrypt(plain, f, opts)
+	if err != nil {
+		return rt, false
+	}
+	out, err := sopstest.LibraryDecrypt(enc, f, f, kp.identity)
+	if err != nil {
+		return rt, false
+	}
+	return roundTrip{enc: enc, plain: out}, true
+}
+
+// aliasesBounded reports whether every document of a YAML stream decodes
+// within the YAML decoder's bound on alias expansion.
+func aliasesBounded(data []byte) bool {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var v any
+		err := dec.Decode(&v)
+		if err == io.EOF {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
 }
