@@ -1,7 +1,10 @@
+// Package rekey moves SOPS documents to a new age recipient (kseal
+// reencrypt), as `sops updatekeys` and `sops rotate` do. Unlike package
+// sops, which decrypts without it, it uses the SOPS library to write the
+// re-encrypted documents; only the kseal command links it.
 package rekey
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -50,16 +53,8 @@ func quiet() {
 	})
 }
 
-// dataKey opens the document's data key with the identities held, or
-// takes it from the cache.
+// dataKey opens the document's data key with the identities held.
 func (d *rekeyer) dataKey(md *gosops.Metadata) ([]byte, error) {
-	h := sha256.New()
-	for _, group := range md.KeyGroups {
-		for _, k := range group {
-			fmt.Fprintf(h, "%s\x00%s\x00%x\x00", k.TypeToIdentifier(), k.ToString(), k.EncryptedDataKey())
-		}
-		h.Write([]byte{0xff})
-	}
 	ks := &ageKeyService{identities: d.identities}
 	key, err := md.GetDataKeyWithKeyServices([]keyservice.KeyServiceClient{keyservice.NewCustomLocalClient(ks)}, nil)
 	switch {
