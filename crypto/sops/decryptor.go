@@ -2,6 +2,7 @@ package sops
 
 import (
 	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"sync"
@@ -151,7 +152,7 @@ func (d *Decryptor) decrypt(name string, data []byte, in, out Format, emit bool,
 		if err != nil {
 			return nil, &Error{Name: name, Err: errUndecryptable}
 		}
-		if s, ok := stored.(string); !ok || s != computed {
+		if s, ok := stored.(string); !ok || subtle.ConstantTimeCompare([]byte(s), []byte(computed)) != 1 {
 			return nil, &Error{Name: name, Err: ErrMACMismatch}
 		}
 	}
