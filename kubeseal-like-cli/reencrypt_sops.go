@@ -13,6 +13,7 @@ import (
 
 	"github.com/kseal-dev/kseal/crypto/keys"
 	"github.com/kseal-dev/kseal/crypto/sops"
+	"github.com/kseal-dev/kseal/crypto/sops/rekey"
 )
 
 // sopsRekeyFlags say where reencrypt finds the key generations it moves
@@ -49,12 +50,12 @@ type sopsRekeyer struct {
 
 	once sync.Once
 	dec  *sops.Decryptor
-	opts sops.RekeyOptions
+	opts rekey.Options
 	err  error
 }
 
 // rekey moves one document (data, in format f) to the newest generation's
-// SOPS recipient; see sops.Decryptor.Rekey.
+// SOPS recipient; see rekey.Rekey.
 func (r *sopsRekeyer) rekey(ctx context.Context, name string, data []byte, f sops.Format) ([]byte, bool, error) {
 	r.once.Do(func() {
 		if r.err = r.load(ctx); r.err != nil && !errors.Is(r.err, errNoSopsKeys) {
@@ -64,7 +65,7 @@ func (r *sopsRekeyer) rekey(ctx context.Context, name string, data []byte, f sop
 	if r.err != nil {
 		return nil, false, r.err
 	}
-	return r.dec.Rekey(name, data, f, r.opts)
+	return rekey.Rekey(r.dec, name, data, f, r.opts)
 }
 
 // load reads the key generations (and any other identities given), and
@@ -152,7 +153,7 @@ func (r *sopsRekeyer) setGenerations(gens []*keys.Generation, ids []age.Identity
 		return withHint(errors.New("no key generation found to re-encrypt SOPS documents to (identity files name no generation)"),
 			"pass --from-cluster, or --age-key-file with the key Secrets (kubectl -n kseal-system get secret -l kseal.dev/sealing-key=active -o yaml)")
 	}
-	r.opts = sops.RekeyOptions{To: newest.SopsIdentity().Recipient().String(), RotateDataKey: r.flags.rotateDataKey}
+	r.opts = rekey.Options{To: newest.SopsIdentity().Recipient().String(), RotateDataKey: r.flags.rotateDataKey}
 	for _, g := range gens {
 		ids = append(ids, g.SopsIdentity())
 		if rec := g.SopsIdentity().Recipient().String(); rec != r.opts.To {
@@ -176,7 +177,7 @@ func (e *setupError) Unwrap() error { return e.err }
 // summary rather than a failure.
 func sopsOutcome(err error) (note string, failed bool) {
 	switch {
-	case errors.Is(err, sops.ErrNotOurs):
+	case errors.Is(err, rekey.ErrNotOurs):
 		return "SOPS document not encrypted to any key generation of the cluster; left as it is", false
 	case errors.Is(err, errNoSopsKeys):
 		return err.Error() + " (" + hintSopsKeys + ")", false
@@ -195,7 +196,7 @@ func sopsError(err error) error {
 	switch {
 	case errors.Is(err, sops.ErrMACMismatch):
 		return fmt.Errorf("%w (edit it with sops, or restore it from git; kseal re-encrypts only documents whose MAC matches)", err)
-	case errors.Is(err, sops.ErrRotateForeign):
+	case errors.Is(err, rekey.ErrRotateForeign):
 		return fmt.Errorf("%w (run sops rotate, then kseal reencrypt without --rotate-data-key)", err)
 	case errors.As(err, &ke):
 		return fmt.Errorf("%w (the key generations given do not open enough of its key groups for its data key)", err)

@@ -2,24 +2,13 @@ package sops
 
 import (
 	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
-	"io"
-	"strings"
 	"sync"
 	"time"
 
 	"filippo.io/age"
-	gosops "github.com/getsops/sops/v3"
-	"github.com/getsops/sops/v3/aes"
-	sopsage "github.com/getsops/sops/v3/age"
-	"github.com/getsops/sops/v3/config"
-	"github.com/getsops/sops/v3/keyservice"
-	"github.com/getsops/sops/v3/logging"
-	"github.com/getsops/sops/v3/stores/dotenv"
-	"github.com/getsops/sops/v3/stores/ini"
-	"github.com/getsops/sops/v3/stores/json"
-	"github.com/getsops/sops/v3/stores/yaml"
 )
 
 // DefaultMaxSize bounds one document when Options.MaxSize is zero: a
@@ -67,10 +56,6 @@ const dataKeySize = 32
 // it is full.
 const maxCachedDataKeys = 1 << 14
 
-// quietOnce silences the SOPS library's loggers, which write to stderr and
-// may print values (for example a comment it could not decrypt).
-var quietOnce sync.Once
-
 // New returns a Decryptor holding identities, which must be *age.X25519Identity
 // or *age.HybridIdentity values (as ParseIdentities returns).
 func New(identities []age.Identity, opts Options) (*Decryptor, error) {
@@ -89,16 +74,17 @@ func New(identities []age.Identity, opts Options) (*Decryptor, error) {
 	if d.opts.MaxSize <= 0 {
 		d.opts.MaxSize = DefaultMaxSize
 	}
-	quietOnce.Do(func() {
-		for _, l := range logging.Loggers {
-			l.SetOutput(io.Discard)
-		}
-	})
 	return d, nil
 }
 
 // Recipients returns the recipients of the identities held.
 func (d *Decryptor) Recipients() []string { return append([]string(nil), d.held...) }
+
+// Identities returns the identities held (for package rekey).
+func (d *Decryptor) Identities() []age.Identity { return append([]age.Identity(nil), d.identities...) }
+
+// MaxSize returns the size limit of one document.
+func (d *Decryptor) MaxSize() int { return d.opts.MaxSize }
 
 // Decrypt decrypts the SOPS document data, stored in format f, and returns
 // it in the same format without its SOPS metadata. name names the document
@@ -122,198 +108,81 @@ func (d *Decryptor) DecryptTo(name string, data []byte, in, out Format) ([]byte,
 }
 
 // decrypt decrypts data; emit says whether to write the plaintext. A
-// non-nil at requires the document to be bound to it (DecryptBound).
+// non-nil at requires the document to be bound to it (DecryptBound). The
+// order of the checks is fixed: size, syntax and metadata, data key,
+// values, MAC, binding.
 func (d *Decryptor) decrypt(name string, data []byte, in, out Format, emit bool, at *Target) (plain []byte, err error) {
-	var values []string
 	defer func() {
-		// Malformed input has made the SOPS library panic before; the
-		// panic value may hold input, so it is redacted like any message.
+		// A panic would be a bug in this package; its value is never
+		// shown, as it might hold input.
 		if r := recover(); r != nil {
 			plain = nil
-			err = &Error{Name: name, Err: fmt.Errorf("%w: the SOPS library failed on it (%s)", ErrMalformed, redact(fmt.Sprint(r), values))}
+			err = &Error{Name: name, Err: fmt.Errorf("%w: kseal's SOPS decryptor failed on it", ErrMalformed)}
 		}
 	}()
 	if len(data) > d.opts.MaxSize {
 		return nil, &Error{Name: name, Err: fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(data), d.opts.MaxSize)}
 	}
-	inStore, err := store(in)
+	if _, ok := formatNames[in]; !ok {
+		return nil, &Error{Name: name, Err: fmt.Errorf("unknown SOPS format %d", int(in))}
+	}
+	if _, ok := formatNames[out]; !ok {
+		return nil, &Error{Name: name, Err: fmt.Errorf("unknown SOPS format %d", int(out))}
+	}
+	docs, md, err := loadEncrypted(data, in)
 	if err != nil {
 		return nil, &Error{Name: name, Err: err}
 	}
-	outStore, err := store(out)
-	if err != nil {
-		return nil, &Error{Name: name, Err: err}
-	}
-	tree, err := inStore.LoadEncryptedFile(data)
-	if err != nil {
-		return nil, &Error{Name: name, Err: loadError(err, in)}
-	}
-	values = leafStrings(tree.Branches, nil)
 	scopeAt, scopeStored := -1, any(nil)
 	if at != nil {
-		if scopeAt, scopeStored, err = scopeEntry(&tree); err != nil {
+		if scopeAt, scopeStored, err = scopeEntry(docs); err != nil {
 			return nil, &Error{Name: name, Err: err}
 		}
 	}
-	key, err := d.dataKey(&tree.Metadata)
+	key, err := d.dataKey(md)
 	if err != nil {
 		return nil, &Error{Name: name, Err: err}
 	}
-	cipher := aes.NewCipher()
-	computed, err := tree.Decrypt(key, cipher)
-	values = leafStrings(tree.Branches, values)
+	computed, err := decryptTree(docs, md, key)
 	if err != nil {
-		return nil, &Error{Name: name, Err: decryptError(err, values)}
+		return nil, &Error{Name: name, Err: err}
 	}
 	if !d.opts.SkipMACCheck {
-		stored, err := cipher.Decrypt(tree.Metadata.MessageAuthenticationCode, key, tree.Metadata.LastModified.Format(time.RFC3339))
+		stored, err := openValue(md.mac, key, md.lastModified.Format(time.RFC3339))
 		if err != nil {
 			return nil, &Error{Name: name, Err: errUndecryptable}
 		}
-		if s, ok := stored.(string); !ok || s != computed {
+		if s, ok := stored.(string); !ok || subtle.ConstantTimeCompare([]byte(s), []byte(computed)) != 1 {
 			return nil, &Error{Name: name, Err: ErrMACMismatch}
 		}
 	}
 	if at != nil {
-		if err := checkBinding(&tree, scopeAt, scopeStored, at); err != nil {
+		if err := checkBinding(docs, md, scopeAt, scopeStored, at); err != nil {
 			return nil, &Error{Name: name, Err: err}
 		}
 	}
 	if !emit {
 		return nil, nil
 	}
-	plain, err = outStore.EmitPlainFile(tree.Branches)
+	plain, err = emitDoc(docs, out)
 	if err != nil {
-		return nil, &Error{Name: name, Err: fmt.Errorf("%w as %s: %s", ErrOutput, out, redact(err.Error(), values))}
+		return nil, &Error{Name: name, Err: fmt.Errorf("%w as %s: %s", ErrOutput, out, err)}
 	}
 	return plain, nil
 }
 
-// dataKey opens the document's data key with the identities held, or
-// takes it from the cache.
-func (d *Decryptor) dataKey(md *gosops.Metadata) ([]byte, error) {
-	h := sha256.New()
-	for _, group := range md.KeyGroups {
-		for _, k := range group {
-			fmt.Fprintf(h, "%s\x00%s\x00%x\x00", k.TypeToIdentifier(), k.ToString(), k.EncryptedDataKey())
-		}
-		h.Write([]byte{0xff})
+// loadEncrypted parses a document and its metadata.
+func loadEncrypted(data []byte, f Format) ([]branch, *metadata, error) {
+	docs, err := load(data, f)
+	if err != nil {
+		return nil, nil, err
 	}
-	var id [sha256.Size]byte
-	h.Sum(id[:0])
-	d.mu.Lock()
-	cached, ok := d.dataKeys[id]
-	d.mu.Unlock()
-	if ok {
-		return cached, nil
-	}
-	ks := &ageKeyService{identities: d.identities}
-	key, err := md.GetDataKeyWithKeyServices([]keyservice.KeyServiceClient{keyservice.NewCustomLocalClient(ks)}, nil)
+	docs, md, err := extractMetadata(docs, f)
 	switch {
-	case err == nil && len(key) != dataKeySize:
-		clear(key)
-		return nil, errUndecryptable
-	case err != nil && (ks.oversized > 0 || (ks.opened > 0 && strings.Contains(err.Error(), "shamir"))):
-		// An opened stanza was too large, or opened Shamir parts do not
-		// combine: both depend on what the stanzas hold.
-		return nil, errUndecryptable
+	case errors.Is(err, errNoMetadata):
+		return nil, nil, ErrNotEncrypted
 	case err != nil:
-		return nil, d.keyError(md, ks)
+		return nil, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	d.mu.Lock()
-	if d.dataKeys == nil || len(d.dataKeys) >= maxCachedDataKeys {
-		d.dataKeys = map[[sha256.Size]byte][]byte{}
-	}
-	d.dataKeys[id] = key
-	d.mu.Unlock()
-	return key, nil
-}
-
-// store returns the SOPS store for f.
-func store(f Format) (gosops.Store, error) {
-	switch f {
-	case FormatYAML:
-		return yaml.NewStore(&config.YAMLStoreConfig{}), nil
-	case FormatJSON:
-		return json.NewStore(&config.JSONStoreConfig{}), nil
-	case FormatBinary:
-		return json.NewBinaryStore(&config.JSONBinaryStoreConfig{}), nil
-	case FormatDotenv:
-		return dotenv.NewStore(&config.DotenvStoreConfig{}), nil
-	case FormatINI:
-		return ini.NewStore(&config.INIStoreConfig{}), nil
-	}
-	return nil, fmt.Errorf("unknown SOPS format %d", int(f))
-}
-
-// loadError explains why a document did not load, without its content.
-func loadError(err error, f Format) error {
-	if errors.Is(err, gosops.MetadataNotFound) {
-		return ErrNotEncrypted
-	}
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "Error unmarshaling input YAML"), strings.Contains(msg, "Could not unmarshal input data"),
-		strings.Contains(msg, "invalid dotenv input line"):
-		return fmt.Errorf("%w: not a valid %s document (%s)", ErrMalformed, f, parseDetail(msg))
-	}
-	return fmt.Errorf("%w: %s", ErrMalformed, redact(msg, nil))
-}
-
-// decryptError explains a failure of Tree.Decrypt.
-func decryptError(err error, values []string) error {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "does not match sops' data format"):
-		return fmt.Errorf("%w: a value that should be encrypted is not in SOPS's ENC[...] form (was it added or edited after encryption? edit with `sops FILE`)", ErrMalformed)
-	case strings.Contains(msg, "Could not decrypt with AES_GCM"):
-		return errUndecryptable
-	case strings.Contains(msg, "Expected encrypted value as string"):
-		return fmt.Errorf("%w: a value that should be encrypted is not a string", ErrMalformed)
-	}
-	return fmt.Errorf("%w: %s", ErrCorrupt, redact(msg, values))
-}
-
-// keyError describes why no data key was found.
-func (d *Decryptor) keyError(md *gosops.Metadata, ks *ageKeyService) error {
-	ke := &KeyError{Held: d.held}
-	for _, group := range md.KeyGroups {
-		for _, k := range group {
-			if ak, ok := k.(*sopsage.MasterKey); ok {
-				ke.Recipients = append(ke.Recipients, ak.Recipient)
-				continue
-			}
-			ke.OtherKeys = append(ke.OtherKeys, k.TypeToIdentifier()+": "+k.ToString())
-		}
-	}
-	if ks.failed > 0 && ks.noMatch == 0 {
-		ke.Corrupt = true
-	}
-	return ke
-}
-
-// leafStrings appends the string values of branches (plaintext or
-// ciphertext) to out, for redaction.
-func leafStrings(branches gosops.TreeBranches, out []string) []string {
-	var walk func(v any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case string:
-			out = append(out, v)
-		case gosops.TreeBranch:
-			for _, item := range v {
-				walk(item.Value)
-			}
-		case []any:
-			for _, e := range v {
-				walk(e)
-			}
-		case gosops.Comment:
-			out = append(out, v.Value)
-		}
-	}
-	for _, b := range branches {
-		walk(b)
-	}
-	return out
+	return docs, md, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -391,5 +392,22 @@ func TestDecryptor_Verify(t *testing.T) {
 			t.Fatal(err)
 		}
 		sameDocument(t, got, []byte(secretYAML))
+	}
+}
+
+// TestDecryptor_Decrypt_aliasBombInLaterDocument: a YAML stream whose
+// second document expands its aliases exponentially is refused before the
+// expansion, like one whose first document does.
+func TestDecryptor_Decrypt_aliasBombInLaterDocument(t *testing.T) {
+	kp := newX25519(t)
+	d := newDecryptor(t, sops.Options{}, kp)
+	enc := encrypt(t, "a: b\n", sops.FormatYAML, sopstest.Options{Recipients: []string{kp.recipient}})
+	bomb := "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n"
+	for i := 1; i < 10; i++ {
+		bomb += fmt.Sprintf("l%d: &l%d [*l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	_, err := d.Decrypt("bomb.yaml", append(enc, []byte("---\n"+bomb)...), sops.FormatYAML)
+	if !errors.Is(err, sops.ErrMalformed) {
+		t.Fatalf("err = %v, want ErrMalformed", err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 )
 
@@ -99,45 +98,6 @@ func joinShort(rs []string) string {
 		out[i] = ShortRecipient(r)
 	}
 	return strings.Join(out, ", ")
-}
-
-// Redaction of messages that come from the SOPS library or YAML/JSON
-// parsers. The Decryptor builds its own messages for every failure it
-// understands; what remains is passed through redact, which removes every
-// value of the document that it knows, every quoted string, and the value
-// part of messages known to quote input.
-var (
-	// quoted matches "...", '...' and `...` spans, where parsers and
-	// fmt's %q put the input they complain about.
-	quoted = regexp.MustCompile("\"(?:[^\"\\\\]|\\\\.)*\"|'[^']*'|`[^`]*`")
-	// inputString is the aes cipher's message for a value that is not in
-	// SOPS's ENC[...] form; it quotes the value without quotation marks.
-	inputString = regexp.MustCompile(`(?s)Input string .* does not match sops' data format`)
-	// afterColon are messages whose tail, after "prefix:", is input.
-	afterColon = []string{"invalid dotenv input line", "Could not convert", "walkValue of Comment"}
-)
-
-const redacted = "<redacted>"
-
-// redact removes values from msg. values are the strings known to be in the
-// document (plaintext or ciphertext); short ones are left alone, as
-// replacing them would garble the message without hiding anything.
-func redact(msg string, values []string) string {
-	msg = inputString.ReplaceAllString(msg, "Input string "+redacted+" does not match sops' data format")
-	for _, p := range afterColon {
-		if i := strings.Index(msg, p); i >= 0 {
-			msg = msg[:i+len(p)] + ": " + redacted
-		}
-	}
-	msg = quoted.ReplaceAllString(msg, redacted)
-	sorted := append([]string(nil), values...)
-	sort.Slice(sorted, func(i, j int) bool { return len(sorted[i]) > len(sorted[j]) })
-	for _, v := range sorted {
-		if len(v) >= 4 {
-			msg = strings.ReplaceAll(msg, v, redacted)
-		}
-	}
-	return msg
 }
 
 // lineOf keeps the "line N" part of a parser message, dropping the rest.

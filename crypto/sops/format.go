@@ -79,7 +79,7 @@ func FormatForPath(path string) Format {
 // does not parse, is not encrypted. For YAML only the first document counts,
 // as sops keeps the metadata there.
 func IsEncrypted(data []byte, f Format) bool {
-	md := metadata(data, f)
+	md := metadataFields(data, f)
 	for _, k := range metadataKeys {
 		if _, ok := md[k]; !ok {
 			return false
@@ -95,12 +95,12 @@ func MACOf(data []byte, f Format) (string, bool) {
 	if !IsEncrypted(data, f) {
 		return "", false
 	}
-	mac := metadata(data, f)["mac"]
+	mac := metadataFields(data, f)["mac"]
 	return mac, mac != ""
 }
 
-// metadata returns the scalar fields of the SOPS metadata of data, or nil.
-func metadata(data []byte, f Format) (md map[string]string) {
+// metadataFields returns the scalar fields of the SOPS metadata of data, or nil.
+func metadataFields(data []byte, f Format) (md map[string]string) {
 	defer func() {
 		if recover() != nil {
 			md = nil

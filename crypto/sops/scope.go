@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	gosops "github.com/getsops/sops/v3"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -93,33 +92,34 @@ func describeScope(ns, name string) string {
 	return fmt.Sprintf("namespace %q and name %q", ns, name)
 }
 
-// scopeEntry finds the ScopeKey item of a loaded, still encrypted tree and
-// returns its index and value as stored (ciphertext when encrypted), or -1.
-func scopeEntry(tree *gosops.Tree) (int, any, error) {
-	if len(tree.Branches) != 1 {
-		return -1, nil, fmt.Errorf("%w: a bound document holds exactly one document, not %d", ErrMalformed, len(tree.Branches))
+// scopeEntry finds the ScopeKey item of a loaded, still encrypted document
+// and returns its index and value as stored (ciphertext when encrypted),
+// or -1.
+func scopeEntry(docs []branch) (int, any, error) {
+	if len(docs) != 1 {
+		return -1, nil, fmt.Errorf("%w: a bound document holds exactly one document, not %d", ErrMalformed, len(docs))
 	}
-	for i, item := range tree.Branches[0] {
-		if k, ok := item.Key.(string); ok && k == ScopeKey {
-			return i, item.Value, nil
+	for i, it := range docs[0] {
+		if k, ok := it.key.(string); ok && k == ScopeKey {
+			return i, it.value, nil
 		}
 	}
 	return -1, nil, nil
 }
 
-// checkBinding checks the decrypted tree's ScopeKey against where the
-// document is used and removes it from the tree. stored is its value before
-// decryption; the value is MAC-covered unless the MAC covers only encrypted
-// values and this one was not encrypted.
-func checkBinding(tree *gosops.Tree, idx int, stored any, at *Target) error {
+// checkBinding checks the decrypted document's ScopeKey against where it
+// is used and removes it from the document. stored is its value before
+// decryption; the value is MAC-covered unless the MAC covers only
+// encrypted values and this one was not encrypted.
+func checkBinding(docs []branch, md *metadata, idx int, stored any, at *Target) error {
 	if idx < 0 {
 		return missingScope(at.Namespace, at.Name)
 	}
-	value, isString := tree.Branches[0][idx].Value.(string)
+	value, isString := docs[0][idx].value.(string)
 	if !isString {
 		return &ScopeError{Namespace: at.Namespace, Name: at.Name, Problem: ScopeKey + " must be a string"}
 	}
-	if tree.Metadata.MACOnlyEncrypted {
+	if md.macOnlyEncrypted {
 		if s, ok := stored.(string); ok && s == value {
 			return &ScopeError{Namespace: at.Namespace, Name: at.Name, Problem: fmt.Sprintf(
 				"%s is not covered by the document's MAC (mac_only_encrypted is set and the key is not encrypted): encrypt it too, or encrypt without mac_only_encrypted", ScopeKey)}
@@ -128,8 +128,8 @@ func checkBinding(tree *gosops.Tree, idx int, stored any, at *Target) error {
 	if err := CheckScope(value, at.Namespace, at.Name); err != nil {
 		return err
 	}
-	b := tree.Branches[0]
-	tree.Branches[0] = append(b[:idx:idx], b[idx+1:]...)
+	b := docs[0]
+	docs[0] = append(b[:idx:idx], b[idx+1:]...)
 	return nil
 }
 

@@ -52,6 +52,11 @@ type Options struct {
 	KeyGroups [][]string
 	// ShamirThreshold is the number of key groups needed (shamir_threshold).
 	ShamirThreshold int
+	// UnencryptedSuffix, EncryptedSuffix, UnencryptedRegex,
+	// EncryptedCommentRegex and UnencryptedCommentRegex are the other rules
+	// of sops --encrypt (at most one rule per document).
+	UnencryptedSuffix, EncryptedSuffix, UnencryptedRegex string
+	EncryptedCommentRegex, UnencryptedCommentRegex       string
 }
 
 // Encrypt encrypts the plaintext document plain, in format f.
@@ -80,14 +85,23 @@ func Encrypt(plain []byte, f sops.Format, opts Options) ([]byte, error) {
 		}
 		groups = append(groups, group)
 	}
+	if opts.UnencryptedSuffix == "" && opts.EncryptedSuffix == "" && opts.UnencryptedRegex == "" && opts.EncryptedRegex == "" &&
+		opts.EncryptedCommentRegex == "" && opts.UnencryptedCommentRegex == "" {
+		opts.UnencryptedSuffix = gosops.DefaultUnencryptedSuffix
+	}
 	tree := gosops.Tree{
 		Branches: branches,
 		Metadata: gosops.Metadata{
-			KeyGroups:        groups,
-			ShamirThreshold:  opts.ShamirThreshold,
-			EncryptedRegex:   opts.EncryptedRegex,
-			MACOnlyEncrypted: opts.MACOnlyEncrypted,
-			Version:          version.Version,
+			KeyGroups:               groups,
+			ShamirThreshold:         opts.ShamirThreshold,
+			EncryptedRegex:          opts.EncryptedRegex,
+			MACOnlyEncrypted:        opts.MACOnlyEncrypted,
+			UnencryptedSuffix:       opts.UnencryptedSuffix,
+			EncryptedSuffix:         opts.EncryptedSuffix,
+			UnencryptedRegex:        opts.UnencryptedRegex,
+			EncryptedCommentRegex:   opts.EncryptedCommentRegex,
+			UnencryptedCommentRegex: opts.UnencryptedCommentRegex,
+			Version:                 version.Version,
 		},
 	}
 	svcs := []keyservice.KeyServiceClient{keyservice.NewLocalClient()}
@@ -181,4 +195,40 @@ func (o ageOpener) Decrypt(_ context.Context, req *keyservice.DecryptRequest) (*
 
 func (ageOpener) Encrypt(context.Context, *keyservice.EncryptRequest) (*keyservice.EncryptResponse, error) {
 	return nil, fmt.Errorf("sopstest: ageOpener does not encrypt")
+}
+
+// LibraryDecrypt decrypts the SOPS document data (format in) with the sops
+// library and id, checks its MAC, and writes it in format out: the
+// reference kseal's own decryptor is compared with.
+func LibraryDecrypt(data []byte, in, out sops.Format, id age.Identity) ([]byte, error) {
+	inStore, err := storeFor(in)
+	if err != nil {
+		return nil, err
+	}
+	outStore, err := storeFor(out)
+	if err != nil {
+		return nil, err
+	}
+	tree, err := inStore.LoadEncryptedFile(data)
+	if err != nil {
+		return nil, err
+	}
+	svc := keyservice.NewCustomLocalClient(ageOpener{id})
+	key, err := tree.Metadata.GetDataKeyWithKeyServices([]keyservice.KeyServiceClient{svc}, nil)
+	if err != nil {
+		return nil, err
+	}
+	cipher := aes.NewCipher()
+	computed, err := tree.Decrypt(key, cipher)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := cipher.Decrypt(tree.Metadata.MessageAuthenticationCode, key, tree.Metadata.LastModified.Format(time.RFC3339))
+	if err != nil {
+		return nil, err
+	}
+	if s, ok := stored.(string); !ok || s != computed {
+		return nil, fmt.Errorf("MAC mismatch")
+	}
+	return outStore.EmitPlainFile(tree.Branches)
 }

@@ -1,4 +1,4 @@
-package sops
+package rekey
 
 import (
 	"bytes"
@@ -14,10 +14,12 @@ import (
 	sopsage "github.com/getsops/sops/v3/age"
 	sopskeys "github.com/getsops/sops/v3/keys"
 	"github.com/getsops/sops/v3/keyservice"
+
+	"github.com/kseal-dev/kseal/crypto/sops"
 )
 
-// RekeyOptions say how Decryptor.Rekey moves a document to a new recipient.
-type RekeyOptions struct {
+// Options say how Rekey moves a document to a new recipient.
+type Options struct {
 	// To is the age recipient (age1... or age1pq1...) that every key group
 	// holding one of Replace, or To itself, holds afterwards.
 	To string
@@ -32,15 +34,15 @@ type RekeyOptions struct {
 	RotateDataKey bool
 }
 
-// ErrNotOurs: the document is encrypted neither to RekeyOptions.To nor to
-// any of RekeyOptions.Replace, so Rekey leaves it alone.
+// ErrNotOurs: the document is encrypted neither to Options.To nor to
+// any of Options.Replace, so Rekey leaves it alone.
 var ErrNotOurs = errors.New("not encrypted to any of the recipients to replace")
 
-// ErrRotateForeign: RekeyOptions.RotateDataKey on a document that also has
+// ErrRotateForeign: Options.RotateDataKey on a document that also has
 // PGP or cloud KMS keys, which kseal does not encrypt to.
 var ErrRotateForeign = errors.New("cannot rotate the data key: the document has keys other than age, which kseal does not encrypt to")
 
-// Rekey moves the SOPS document data, in format f, to opts.To: in each key
+// Rekey moves the SOPS document data, opened with the identities of dec, in format f, to opts.To: in each key
 // group that holds one of opts.Replace or opts.To, the data key (or the
 // group's Shamir part) is opened with the identities held and encrypted to
 // opts.To, and opts.Replace's keys are removed, as `sops updatekeys` does
@@ -53,28 +55,34 @@ var ErrRotateForeign = errors.New("cannot rotate the data key: the document has 
 // and false when it is up to date already. Errors are *Error values (with
 // ErrNotOurs, ErrRotateForeign or a decryption cause) and never contain
 // decrypted values.
-func (d *Decryptor) Rekey(name string, data []byte, f Format, opts RekeyOptions) (out []byte, changed bool, err error) {
+func Rekey(dec *sops.Decryptor, name string, data []byte, f sops.Format, opts Options) (out []byte, changed bool, err error) {
+	d := &rekeyer{identities: dec.Identities(), held: dec.Recipients(), maxSize: dec.MaxSize()}
+	return d.rekey(name, data, f, opts)
+}
+
+func (d *rekeyer) rekey(name string, data []byte, f sops.Format, opts Options) (out []byte, changed bool, err error) {
+	quiet()
 	var values []string
 	defer func() {
 		if r := recover(); r != nil {
 			out, changed = nil, false
-			err = &Error{Name: name, Err: fmt.Errorf("%w: the SOPS library failed on it (%s)", ErrMalformed, redact(fmt.Sprint(r), values))}
+			err = &sops.Error{Name: name, Err: fmt.Errorf("%w: the SOPS library failed on it (%s)", sops.ErrMalformed, redact(fmt.Sprint(r), values))}
 		}
 	}()
-	if len(data) > d.opts.MaxSize {
-		return nil, false, &Error{Name: name, Err: fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(data), d.opts.MaxSize)}
+	if len(data) > d.maxSize {
+		return nil, false, &sops.Error{Name: name, Err: fmt.Errorf("%w: %d bytes, the limit is %d", sops.ErrTooLarge, len(data), d.maxSize)}
 	}
 	if _, err := parseRecipient(opts.To); err != nil {
-		return nil, false, &Error{Name: name, Err: err}
+		return nil, false, &sops.Error{Name: name, Err: err}
 	}
 	st, err := store(f)
 	if err != nil {
-		return nil, false, &Error{Name: name, Err: err}
+		return nil, false, &sops.Error{Name: name, Err: err}
 	}
 	load := func() (gosops.Tree, error) {
 		tree, err := st.LoadEncryptedFile(data)
 		if err != nil {
-			return tree, &Error{Name: name, Err: loadError(err, f)}
+			return tree, &sops.Error{Name: name, Err: loadError(err, f)}
 		}
 		return tree, nil
 	}
@@ -85,11 +93,11 @@ func (d *Decryptor) Rekey(name string, data []byte, f Format, opts RekeyOptions)
 	values = leafStrings(tree.Branches, nil)
 	ours := append(slices.Clone(opts.Replace), opts.To)
 	if !holdsAny(&tree.Metadata, ours) {
-		return nil, false, &Error{Name: name, Err: ErrNotOurs}
+		return nil, false, &sops.Error{Name: name, Err: ErrNotOurs}
 	}
 	key, err := d.verified(&tree, &values)
 	if err != nil {
-		return nil, false, &Error{Name: name, Err: err}
+		return nil, false, &sops.Error{Name: name, Err: err}
 	}
 	defer clear(key)
 	if !opts.RotateDataKey {
@@ -100,11 +108,11 @@ func (d *Decryptor) Rekey(name string, data []byte, f Format, opts RekeyOptions)
 	}
 	changed, err = d.regroup(&tree.Metadata, ours, opts, key)
 	if err != nil {
-		return nil, false, &Error{Name: name, Err: err}
+		return nil, false, &sops.Error{Name: name, Err: err}
 	}
 	if opts.RotateDataKey {
 		if err := rotate(&tree); err != nil {
-			return nil, false, &Error{Name: name, Err: fmt.Errorf("%w: %s", ErrCorrupt, redact(err.Error(), values))}
+			return nil, false, &sops.Error{Name: name, Err: fmt.Errorf("%w: %s", sops.ErrCorrupt, redact(err.Error(), values))}
 		}
 		changed = true
 	}
@@ -113,7 +121,7 @@ func (d *Decryptor) Rekey(name string, data []byte, f Format, opts RekeyOptions)
 	}
 	out, err = st.EmitEncryptedFile(tree)
 	if err != nil {
-		return nil, false, &Error{Name: name, Err: fmt.Errorf("%w as %s: %s", ErrOutput, f, redact(err.Error(), values))}
+		return nil, false, &sops.Error{Name: name, Err: fmt.Errorf("%w as %s: %s", sops.ErrOutput, f, redact(err.Error(), values))}
 	}
 	return out, true, nil
 }
@@ -121,7 +129,7 @@ func (d *Decryptor) Rekey(name string, data []byte, f Format, opts RekeyOptions)
 // verified opens the document's whole data key, decrypts tree in place and
 // checks its MAC (always: a document is not passed on with new keys unless
 // it is the one its author encrypted). values collects what to redact.
-func (d *Decryptor) verified(tree *gosops.Tree, values *[]string) ([]byte, error) {
+func (d *rekeyer) verified(tree *gosops.Tree, values *[]string) ([]byte, error) {
 	key, err := d.dataKey(&tree.Metadata)
 	if err != nil {
 		return nil, err
@@ -141,7 +149,7 @@ func (d *Decryptor) verified(tree *gosops.Tree, values *[]string) ([]byte, error
 	}
 	if s, ok := stored.(string); !ok || s != computed {
 		clear(key)
-		return nil, ErrMACMismatch
+		return nil, sops.ErrMACMismatch
 	}
 	return key, nil
 }
@@ -164,7 +172,7 @@ func holdsAny(md *gosops.Metadata, recipients []string) bool {
 // with the identities held) to opts.To. It reports whether a group changed.
 // key is the whole data key: with one group, the part must be it (a stanza
 // holding something else is not passed on).
-func (d *Decryptor) regroup(md *gosops.Metadata, ours []string, opts RekeyOptions, key []byte) (bool, error) {
+func (d *rekeyer) regroup(md *gosops.Metadata, ours []string, opts Options, key []byte) (bool, error) {
 	changed := false
 	for gi, group := range md.KeyGroups {
 		var kept gosops.KeyGroup
@@ -231,7 +239,7 @@ func (d *Decryptor) regroup(md *gosops.Metadata, ours []string, opts RekeyOption
 }
 
 // openStanza opens one age key of a document with the identities held.
-func (d *Decryptor) openStanza(ak *sopsage.MasterKey) ([]byte, error) {
+func (d *rekeyer) openStanza(ak *sopsage.MasterKey) ([]byte, error) {
 	ks := &ageKeyService{identities: d.identities}
 	k := keyservice.KeyFromMasterKey(ak)
 	resp, err := ks.Decrypt(context.Background(), &keyservice.DecryptRequest{Key: &k, Ciphertext: ak.EncryptedDataKey()})
@@ -301,7 +309,7 @@ func parseRecipient(r string) (*sopsage.MasterKey, error) {
 	}
 	mk, err := sopsage.MasterKeyFromRecipient(r)
 	if err != nil {
-		return nil, fmt.Errorf("recipient %s is not an age recipient (age1... or age1pq1...)", ShortRecipient(r))
+		return nil, fmt.Errorf("recipient %s is not an age recipient (age1... or age1pq1...)", sops.ShortRecipient(r))
 	}
 	return mk, nil
 }

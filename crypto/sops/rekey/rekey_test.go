@@ -1,4 +1,4 @@
-package sops_test
+package rekey_test
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"github.com/getsops/sops/v3/stores/yaml"
 
 	"github.com/kseal-dev/kseal/crypto/sops"
+	"github.com/kseal-dev/kseal/crypto/sops/rekey"
 	"github.com/kseal-dev/kseal/crypto/sops/sopstest"
 )
 
@@ -23,8 +24,8 @@ func newRekeyKeys(t *testing.T) rekeyKeys {
 	return rekeyKeys{gen1: newHybrid(t), gen2: newHybrid(t), foreignA: newX25519(t), foreignB: newHybrid(t)}
 }
 
-func (k rekeyKeys) opts(rotate bool) sops.RekeyOptions {
-	return sops.RekeyOptions{To: k.gen2.recipient, Replace: []string{k.gen1.recipient}, RotateDataKey: rotate}
+func (k rekeyKeys) opts(rotate bool) rekey.Options {
+	return rekey.Options{To: k.gen2.recipient, Replace: []string{k.gen1.recipient}, RotateDataKey: rotate}
 }
 
 // opens reports whether a Decryptor holding kps decrypts doc to want.
@@ -55,7 +56,7 @@ func TestDecryptor_Rekey(t *testing.T) {
 			t.Run(f.String()+map[bool]string{false: "", true: "/rotate"}[rotate], func(t *testing.T) {
 				in := encrypt(t, plain, f, sopstest.Options{Recipients: []string{k.gen1.recipient, k.foreignA.recipient}})
 				d := newDecryptor(t, sops.Options{}, k.gen1)
-				out, changed, err := d.Rekey("doc", in, f, k.opts(rotate))
+				out, changed, err := rekey.Rekey(d, "doc", in, f, k.opts(rotate))
 				if err != nil || !changed {
 					t.Fatalf("Rekey = changed %v, %v", changed, err)
 				}
@@ -71,7 +72,7 @@ func TestDecryptor_Rekey(t *testing.T) {
 					t.Fatalf("rotate %v: MAC before %q, after %q", rotate, mac1, mac2)
 				}
 				// Up to date now: nothing to do, unless rotating again.
-				again, changed, err := newDecryptor(t, sops.Options{}, k.gen2).Rekey("doc", out, f, k.opts(rotate))
+				again, changed, err := rekey.Rekey(newDecryptor(t, sops.Options{}, k.gen2), "doc", out, f, k.opts(rotate))
 				if err != nil || changed != rotate || (again == nil) == rotate {
 					t.Fatalf("second Rekey = changed %v, %v", changed, err)
 				}
@@ -89,7 +90,7 @@ func TestDecryptor_Rekey_keyGroups(t *testing.T) {
 		KeyGroups: [][]string{{k.gen1.recipient, k.foreignA.recipient}, {k.foreignB.recipient, k.gen1.recipient}},
 	})
 	for _, rotate := range []bool{false, true} {
-		out, changed, err := newDecryptor(t, sops.Options{}, k.gen1).Rekey("doc", in, sops.FormatYAML, k.opts(rotate))
+		out, changed, err := rekey.Rekey(newDecryptor(t, sops.Options{}, k.gen1), "doc", in, sops.FormatYAML, k.opts(rotate))
 		if err != nil || !changed {
 			t.Fatalf("rotate %v: Rekey = changed %v, %v", rotate, changed, err)
 		}
@@ -122,17 +123,17 @@ func TestDecryptor_Rekey_refused(t *testing.T) {
 		rotate bool
 		want   error
 	}{
-		"not ours":     {foreign, false, sops.ErrNotOurs},
+		"not ours":     {foreign, false, rekey.ErrNotOurs},
 		"tampered":     {tampered, false, sops.ErrMACMismatch},
 		"not SOPS":     {[]byte("password: pw-canary\n"), false, sops.ErrNotEncrypted},
-		"pgp, rotate":  {withPGP(t, ours), true, sops.ErrRotateForeign},
+		"pgp, rotate":  {withPGP(t, ours), true, rekey.ErrRotateForeign},
 		"pgp, rewrap":  {withPGP(t, ours), false, nil},
 		"tampered too": {tampered, true, sops.ErrMACMismatch},
 		"other stanza": {withStanza(t, encrypt(t, "password: pw-canary\n", sops.FormatYAML, sopstest.Options{Recipients: []string{k.foreignA.recipient, k.gen1.recipient}}), k.gen1.recipient), false, sops.ErrCorrupt},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			out, _, err := d.Rekey("doc", tc.doc, sops.FormatYAML, k.opts(tc.rotate))
+			out, _, err := rekey.Rekey(d, "doc", tc.doc, sops.FormatYAML, k.opts(tc.rotate))
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}
@@ -196,10 +197,10 @@ func BenchmarkRekey100(b *testing.B) {
 	d := newDecryptor(b, sops.Options{}, gen1, gen2)
 	for _, rotate := range []bool{false, true} {
 		b.Run(map[bool]string{false: "rewrap", true: "rotate"}[rotate], func(b *testing.B) {
-			opts := sops.RekeyOptions{To: gen2.recipient, Replace: []string{gen1.recipient}, RotateDataKey: rotate}
+			opts := rekey.Options{To: gen2.recipient, Replace: []string{gen1.recipient}, RotateDataKey: rotate}
 			for b.Loop() {
 				for i, doc := range docs {
-					if _, _, err := d.Rekey("secret.yaml", doc, sops.FormatYAML, opts); err != nil {
+					if _, _, err := rekey.Rekey(d, "secret.yaml", doc, sops.FormatYAML, opts); err != nil {
 						b.Fatalf("document %d: %v", i, err)
 					}
 				}
