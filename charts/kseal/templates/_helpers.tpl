@@ -70,6 +70,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- with $c.labelSelector }}
 - {{ printf "--label-selector=%s" . | quote }}
 {{- end }}
+{{- with $c.adopt.apis }}
+- {{ printf "--adopt-apis=%s" (join "," .) | quote }}
+{{- end }}
+- "--adopt-ignore-running={{ $c.adopt.ignoreRunning }}"
+- {{ printf "--adopt-eso-namespace=%s" $c.adopt.esoNamespace | quote }}
 {{- with $c.bitnamiKeyNamespace }}
 - {{ printf "--bitnami-key-namespace=%s" . | quote }}
 {{- end }}
