@@ -147,7 +147,7 @@ var esoCases = map[string]esoCase{
 		remote: []esoRemote{{key: "development", value: `{"db/user":"u","api.token":"t"}`}},
 		want:   map[string]string{"db_user": "u", "api_token": "t"}},
 	"datafrom-rewrite-merge-empty.yaml": {refused: "rewrite.merge is not supported by kseal: use regexp or transform rewrites"},
-	"datafrom-rewrite-transform.yaml": {provider: esoAWS,
+	"datafrom-rewrite-transform.yaml": {provider: esoAWS, wholeAccount: true,
 		remote: []esoRemote{{key: "db-user", value: "u"}, {key: "api-token", value: "t"}},
 		want:   map[string]string{"ENV_DB_USER": "u", "ENV_API_TOKEN": "t"}},
 

@@ -75,6 +75,10 @@ type esoCase struct {
 	applyOnly string
 	// skip: not applied at all, because.
 	skip string
+	// wholeAccount: the manifest finds every secret of the account, so the
+	// emulator (shared by every test of the process) is first cleared of
+	// the secrets earlier tests left.
+	wholeAccount bool
 }
 
 // TestESOExternalSecrets_documented applies every ExternalSecret of External
@@ -326,8 +330,29 @@ func (fx *esoFixture) prepare(t *testing.T, c esoCase, ns string, es *unstructur
 		}
 		be = b
 	}
+	if c.wholeAccount && c.provider == esoAWS {
+		clearSecretsManager(t, be.aws)
+	}
 	for _, r := range c.remote {
 		fx.seed(t, c.provider, be, r)
+	}
+}
+
+// clearSecretsManager deletes every secret of the emulator's account.
+func clearSecretsManager(t *testing.T, srv *awstest.Server) {
+	t.Helper()
+	admin := srv.Admin()
+	p := secretsmanager.NewListSecretsPaginator(admin, &secretsmanager.ListSecretsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.SecretList {
+			if _, err := admin.DeleteSecret(context.Background(), deleteInput(awssdk.ToString(e.Name), true)); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }
 

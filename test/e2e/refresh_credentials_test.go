@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
 	"github.com/kseal-dev/kseal/controllers"
@@ -29,12 +30,16 @@ func setCredentials(t testing.TB, ns, name, id, key string) {
 func settleExternalSecrets(t testing.TB, srv *awstest.Server, ns, name string) {
 	t.Helper()
 	srv.PutSecretValue(t, ns+"/"+name, canary(ns+"-settled"))
-	es := &v1alpha1.ExternalSecret{}
-	if err := env.Client.Get(ctx, clientKey(ns, name), es); err != nil {
-		t.Fatal(err)
-	}
-	es.Annotations = map[string]string{v1alpha1.AnnotationForceSync: "settle"}
-	if err := env.Client.Update(ctx, es); err != nil {
+	// The controller writes the object's status meanwhile: retry on a
+	// conflict with its writes.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		es := &v1alpha1.ExternalSecret{}
+		if err := env.Client.Get(ctx, clientKey(ns, name), es); err != nil {
+			return err
+		}
+		es.Annotations = map[string]string{v1alpha1.AnnotationForceSync: "settle"}
+		return env.Client.Update(ctx, es)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 60*time.Second, "the settle point "+ns+"/"+name+" synced", func() bool {

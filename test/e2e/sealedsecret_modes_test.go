@@ -188,10 +188,12 @@ func TestSealedSecret_migrationCostsOneRSAOperationPerItem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := startController(t, controllers.Options{Workers: 1, Keys: controllers.KeyManagerOptions{BitnamiNamespace: bitnamiNS}})
-	defer c.stop()
-	waitQuiet(t, "sealedsecret") // objects left by earlier tests
+	// The controller watches only the test's namespace: objects other tests
+	// left elsewhere (retried when a key arrives) must not count.
 	ns := newNamespace(t, "migration")
+	c := startController(t, controllers.Options{Workers: 1, WatchNamespaces: []string{ns}, Keys: controllers.KeyManagerOptions{BitnamiNamespace: bitnamiNS}})
+	defer c.stop()
+	waitQuiet(t, "sealedsecret")
 	const objects, items = 40, 3
 	before := metricSum(t, "kseal_rsa_operations_total")
 	for i := range objects {
