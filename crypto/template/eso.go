@@ -21,14 +21,6 @@ import (
 // ones its v2 engine adds to Sprig), written for kseal and bounded through
 // the same wrapper as Sprig's.
 
-// esoUnavailable are ESO functions kseal templates do not have yet.
-var esoUnavailable = map[string]string{
-	"pkcs12key": "", "pkcs12keyPass": "", "pkcs12cert": "", "pkcs12certPass": "",
-	"pemToPkcs12": "", "pemToPkcs12Pass": "", "fullPemToPkcs12": "", "fullPemToPkcs12Pass": "",
-	"pemTruststoreToPKCS12": "", "pemTruststoreToPKCS12Pass": "",
-	"filterCertChain": "", "rsaDecrypt": "",
-}
-
 // maxKeyInput bounds the JWK and PEM inputs whose parsing does work beyond
 // reading them (RSA key checks); 64 KiB holds any real key or chain.
 const maxKeyInput = 64 << 10
@@ -43,9 +35,19 @@ func (r *run) esoFuncs() gotemplate.FuncMap {
 		"jwkPublicKeyPem":  r.wrap("jwkPublicKeyPem", jwkPublicKeyPem),
 		"jwkPrivateKeyPem": r.wrap("jwkPrivateKeyPem", jwkPrivateKeyPem),
 		"htpasswd":         r.wrap("htpasswd", htpasswd),
-	}
-	for name := range esoUnavailable {
-		out[name] = refused(name, "it is not implemented yet; build the value outside the template")
+		"filterCertChain":  r.wrap("filterCertChain", filterCertChain),
+		"rsaDecrypt":       r.wrap("rsaDecrypt", rsaDecrypt),
+
+		"pkcs12key":                 r.wrap("pkcs12key", r.pkcs12key),
+		"pkcs12keyPass":             r.wrap("pkcs12keyPass", r.pkcs12keyPass),
+		"pkcs12cert":                r.wrap("pkcs12cert", r.pkcs12cert),
+		"pkcs12certPass":            r.wrap("pkcs12certPass", r.pkcs12certPass),
+		"pemToPkcs12":               r.wrap("pemToPkcs12", pemToPkcs12),
+		"pemToPkcs12Pass":           r.wrap("pemToPkcs12Pass", pemToPkcs12Pass),
+		"fullPemToPkcs12":           r.wrap("fullPemToPkcs12", fullPemToPkcs12),
+		"fullPemToPkcs12Pass":       r.wrap("fullPemToPkcs12Pass", fullPemToPkcs12Pass),
+		"pemTruststoreToPKCS12":     r.wrap("pemTruststoreToPKCS12", pemTruststoreToPKCS12),
+		"pemTruststoreToPKCS12Pass": r.wrap("pemTruststoreToPKCS12Pass", pemTruststoreToPKCS12Pass),
 	}
 	return out
 }
