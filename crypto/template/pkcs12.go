@@ -66,25 +66,36 @@ func (r *run) decodePKCS12(fn, password, input string) (any, *x509.Certificate, 
 // pkcs12keyPass returns the private key of a password-protected archive as
 // PEM PKCS#8 "PRIVATE KEY".
 func (r *run) pkcs12keyPass(password, input string) (string, error) {
-	key, _, _, err := r.decodePKCS12("pkcs12keyPass", password, input)
+	return r.readKey("pkcs12keyPass", password, input)
+}
+
+// pkcs12key is pkcs12keyPass with an empty password.
+func (r *run) pkcs12key(input string) (string, error) { return r.readKey("pkcs12key", "", input) }
+
+func (r *run) readKey(fn, password, input string) (string, error) {
+	key, _, _, err := r.decodePKCS12(fn, password, input)
 	if err != nil {
 		return "", err
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		return "", pkcs12Error("pkcs12keyPass", "the archive's key type cannot be written as PKCS#8")
+		return "", pkcs12Error(fn, "the archive's key type cannot be written as PKCS#8")
 	}
 	return pemString("PRIVATE KEY", der), nil
 }
-
-// pkcs12key is pkcs12keyPass with an empty password.
-func (r *run) pkcs12key(input string) (string, error) { return r.pkcs12keyPass("", input) }
 
 // pkcs12certPass returns the certificates of a password-protected archive
 // as PEM, ordered leaf, intermediates, root when they form one chain, and
 // in the archive's order otherwise.
 func (r *run) pkcs12certPass(password, input string) (string, error) {
-	_, cert, cas, err := r.decodePKCS12("pkcs12certPass", password, input)
+	return r.readCerts("pkcs12certPass", password, input)
+}
+
+// pkcs12cert is pkcs12certPass with an empty password.
+func (r *run) pkcs12cert(input string) (string, error) { return r.readCerts("pkcs12cert", "", input) }
+
+func (r *run) readCerts(fn, password, input string) (string, error) {
+	_, cert, cas, err := r.decodePKCS12(fn, password, input)
 	if err != nil {
 		return "", err
 	}
@@ -98,9 +109,6 @@ func (r *run) pkcs12certPass(password, input string) (string, error) {
 	}
 	return b.String(), nil
 }
-
-// pkcs12cert is pkcs12certPass with an empty password.
-func (r *run) pkcs12cert(input string) (string, error) { return r.pkcs12certPass("", input) }
 
 // pemBlocks decodes the PEM blocks of input (at most maxChainCerts), text
 // before the first block skipped; trailing text that holds no block is

@@ -5,13 +5,10 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
-	"math/big"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/crypto/bcrypt"
@@ -39,8 +36,8 @@ var esoPending = map[string]string{
 var esoNotManifests = map[string]string{
 	"full-external-secret.yaml":                        "ESO's field reference: it repeats the dataFrom key",
 	"filterpem-template-v2-external-secret.yaml":       "nested double quotes in a double-quoted scalar",
-	"filtercertchain-template-v2-external-secret.yaml": "nested double quotes in a double-quoted scalar",
-	"pkcs12-template-v2-external-secret.yaml":          "it repeats the tls.crt key (pkcs12 functions: see the template package)",
+	"filtercertchain-template-v2-external-secret.yaml": "nested double quotes in a double-quoted scalar (repaired and run: TestESOExternalSecrets_repairedSnippets)",
+	"pkcs12-template-v2-external-secret.yaml":          "it repeats the tls.crt key (repaired and run: TestESOExternalSecrets_repairedSnippets)",
 }
 
 // Completions for the documentation's "# ..." fragments: the store, and
@@ -194,11 +191,9 @@ var esoCases = map[string]esoCase{
 		remote: []esoRemote{{key: "/ingress-controller/valid-users", value: `{"alice":"pw-a","bob":"pw-b"}`}},
 		check:  wantHtpasswd(map[string]string{"alice": "pw-a", "bob": "pw-b"})},
 	"jwk-template-v2-external-secret.yaml": jwkCase(),
-	"certsans-template-v2-external-secret.yaml": {provider: esoAWS,
-		complete: `{"spec":{"secretStoreRef":{"name":"secretstore-sample"},"data":[{"secretKey":"certificate","remoteRef":{"key":"cert"}}]}}`,
-		remote:   []esoRemote{{key: "cert", value: testCertPEM()}},
-		reason:   v1alpha1.ReasonTemplateError, refused: "filterCertChain"},
-	"rsadecrypt-template-v2-external-secret.yaml": {applyOnly: "it reads ESO's kubernetes provider (kseal: AWS and Vault); rsaDecrypt is not implemented"},
+	// Their chains and keys: esoexternalsecrets_pki_test.go.
+	"certsans-template-v2-external-secret.yaml":   certSANsCase(),
+	"rsadecrypt-template-v2-external-secret.yaml": rsaDecryptCase(),
 	// ESO's v1 engine, removed from ESO and refused by kseal.
 	"pkcs12-template-v1-external-secret.yaml": {refused: "template engineVersion v1 is not supported by kseal"},
 	// Named for the v1 engine but without engineVersion: the v2 default
@@ -270,19 +265,4 @@ func jwkCase() esoCase {
 			"jwk_pub":  string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
 			"jwk_priv": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: priv})),
 		}}
-}
-
-// testCertPEM is a self-signed certificate with two DNS names.
-func testCertPEM() string {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		panic(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "example.com"},
-		DNSNames: []string{"example.com", "www.example.com"}, NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<32, 0)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		panic(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
