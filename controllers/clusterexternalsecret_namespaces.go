@@ -57,37 +57,43 @@ func (r *clusterExternalSecretReconciler) children(ctx context.Context, ces *v1a
 // targetNamespaces are the sorted names of the existing, not terminating
 // (and watched) namespaces that a selector or the namespaces list chooses.
 func (r *clusterExternalSecretReconciler) targetNamespaces(ctx context.Context, ces *v1alpha1.ClusterExternalSecret) ([]string, error) {
+	return selectNamespaces(ctx, r.Client, cesSelectors(ces), ces.Spec.Namespaces, r.provisionable)
+}
+
+// selectNamespaces returns the sorted names of the existing namespaces that
+// a selector or the names list chooses and that provisionable accepts.
+func selectNamespaces(ctx context.Context, c client.Reader, selectors []*metav1.LabelSelector, names []string, provisionable func(*metav1.PartialObjectMetadata) bool) ([]string, error) {
 	chosen := map[string]bool{}
-	for _, ls := range cesSelectors(ces) {
+	for _, ls := range selectors {
 		sel, err := metav1.LabelSelectorAsSelector(ls)
 		if err != nil {
 			return nil, terminal(v1alpha1.ReasonInvalidSpec, fmt.Errorf("namespaceSelectors: %w", err))
 		}
 		list := &metav1.PartialObjectMetadataList{}
 		list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
-		if err := r.List(ctx, list, client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		if err := c.List(ctx, list, client.MatchingLabelsSelector{Selector: sel}); err != nil {
 			return nil, fmt.Errorf("list namespaces: %w", err)
 		}
 		for i := range list.Items {
-			if r.provisionable(&list.Items[i]) {
+			if provisionable(&list.Items[i]) {
 				chosen[list.Items[i].Name] = true
 			}
 		}
 	}
-	for _, name := range ces.Spec.Namespaces {
+	for _, name := range names {
 		if chosen[name] {
 			continue
 		}
 		ns := &metav1.PartialObjectMetadata{}
 		ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-		err := r.Get(ctx, client.ObjectKey{Name: name}, ns)
+		err := c.Get(ctx, client.ObjectKey{Name: name}, ns)
 		if apierrors.IsNotFound(err) {
 			continue // provisioned when it is created
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read namespace %s: %w", name, err)
 		}
-		if r.provisionable(ns) {
+		if provisionable(ns) {
 			chosen[name] = true
 		}
 	}

@@ -43,11 +43,6 @@ func unsupportedESOSpec(spec *v1alpha1.ExternalSecretSpec) string {
 		if df.SourceRef != nil && df.SourceRef.GeneratorRef != nil {
 			return "dataFrom[].sourceRef.generatorRef: ESO's generators are not supported by kseal"
 		}
-		for _, rw := range df.Rewrite {
-			if rw.Merge != nil {
-				return "dataFrom[].rewrite.merge is not supported by kseal"
-			}
-		}
 	}
 	return ""
 }

@@ -274,6 +274,8 @@ func classify(err error) error {
 		return retryable(v1alpha1.ReasonProviderError, err)
 	case errors.Is(err, errBadGenerator):
 		return terminal(v1alpha1.ReasonInvalidSpec, err)
+	case errors.Is(err, errMergeConflict):
+		return retryLater(v1alpha1.ReasonInvalidSpec, err)
 	case errors.Is(err, errGeneratorNotFound):
 		return retryLater(v1alpha1.ReasonGeneratorNotFound, err)
 	case errors.Is(err, providers.ErrNotFound), errors.Is(err, providers.ErrPropertyNotFound):

@@ -64,6 +64,8 @@ func dataFromKeys(s *template.Session, df v1alpha1.ExternalSecretDataFromRemoteR
 func rewrite(s *template.Session, rw v1alpha1.ExternalSecretRewrite, in map[string][]byte) (map[string][]byte, error) {
 	var rename func(string) (string, error)
 	switch {
+	case rw.Merge != nil:
+		return rewriteMerge(*rw.Merge, in)
 	case rw.Regexp != nil:
 		re, err := regexp.Compile(rw.Regexp.Source)
 		if err != nil {
@@ -83,7 +85,7 @@ func rewrite(s *template.Session, rw v1alpha1.ExternalSecretRewrite, in map[stri
 			return string(out["transform"]), nil
 		}
 	default:
-		return nil, fmt.Errorf("%w: give regexp or transform", errBadRewrite)
+		return nil, fmt.Errorf("%w: give regexp, transform or merge", errBadRewrite)
 	}
 	out := make(map[string][]byte, len(in))
 	for _, k := range slices.Sorted(maps.Keys(in)) {

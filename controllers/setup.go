@@ -246,6 +246,9 @@ func setupExternalSecrets(mgr ctrl.Manager, opts Options, reload *reloader, shar
 	if err := setupClusterExternalSecrets(mgr, opts, esr.recorder); err != nil {
 		return fmt.Errorf("clusterexternalsecret controller: %w", err)
 	}
+	if err := setupClusterPushSecrets(mgr, opts, esr.recorder); err != nil {
+		return fmt.Errorf("clusterpushsecret controller: %w", err)
+	}
 	return nil
 }
 

@@ -179,8 +179,7 @@ const (
 )
 
 // ExternalSecretRewrite is one renaming of the keys of a dataFrom entry.
-// +kubebuilder:validation:XValidation:rule="!has(self.merge)",message="rewrite.merge is not supported by kseal: use regexp or transform rewrites, or one extract per remote secret"
-// +kubebuilder:validation:XValidation:rule="(has(self.regexp) ? 1 : 0) + (has(self.transform) ? 1 : 0) + (has(self.merge) ? 1 : 0) == 1",message="give exactly one of regexp and transform in one rewrite entry"
+// +kubebuilder:validation:XValidation:rule="(has(self.regexp) ? 1 : 0) + (has(self.transform) ? 1 : 0) + (has(self.merge) ? 1 : 0) == 1",message="give exactly one of regexp, transform and merge in one rewrite entry"
 type ExternalSecretRewrite struct {
 	// Regexp replaces matches of source in each key with target (Go
 	// regexp syntax; $1 and ${name} refer to groups).
@@ -190,11 +189,10 @@ type ExternalSecretRewrite struct {
 	// key.
 	// +optional
 	Transform *ExternalSecretRewriteTransform `json:"transform,omitempty"`
-	// Merge is accepted for ESO compatibility and refused.
+	// Merge reads every value as a JSON object and merges their fields,
+	// as External Secrets Operator does: into top-level keys (strategy
+	// Extract) or into one key holding the merged JSON (strategy JSON).
 	// +optional
-	// +kubebuilder:pruning:PreserveUnknownFields
-	// +kubebuilder:validation:Schemaless
-	// +kubebuilder:validation:Type=object
 	Merge *ExternalSecretRewriteMerge `json:"merge,omitempty"`
 }
 
@@ -216,9 +214,70 @@ type ExternalSecretRewriteTransform struct {
 	Template string `json:"template"`
 }
 
-// ExternalSecretRewriteMerge is ESO's merge rewrite (refused by kseal; its
-// fields are kept unchecked only so that the refusal names it).
-type ExternalSecretRewriteMerge struct{}
+// ExternalSecretRewriteMerge merges the JSON objects of all values of a
+// dataFrom entry. Values are merged in the alphabetical order of their
+// keys, then the keys of priority in the order given: a later value's field
+// overwrites an earlier one's, and such a clash fails the sync unless
+// conflictPolicy is Ignore.
+// +kubebuilder:validation:XValidation:rule="!has(self.strategy) || self.strategy != 'JSON' || (has(self.into) && size(self.into) > 0)",message="merge strategy JSON needs into: the key that holds the merged JSON"
+type ExternalSecretRewriteMerge struct {
+	// Into is the key that receives the merged JSON (strategy JSON; it
+	// replaces a key of that name). Ignored by strategy Extract.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Into string `json:"into,omitempty"`
+	// Priority lists keys merged last, in this order, so their fields win.
+	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:items:MaxLength=253
+	// +optional
+	Priority []string `json:"priority,omitempty"`
+	// PriorityPolicy says what a priority key missing from the values
+	// does: Strict (default) fails the sync, IgnoreNotFound skips it.
+	// +kubebuilder:default=Strict
+	// +optional
+	PriorityPolicy MergePriorityPolicy `json:"priorityPolicy,omitempty"`
+	// ConflictPolicy says what a field present in more than one value
+	// does: Error (default) fails the sync naming the fields, Ignore lets
+	// the later value win.
+	// +kubebuilder:default=Error
+	// +optional
+	ConflictPolicy MergeConflictPolicy `json:"conflictPolicy,omitempty"`
+	// Strategy is Extract (default: the merged fields become the keys) or
+	// JSON (the other keys are kept and into holds the merged object).
+	// +kubebuilder:default=Extract
+	// +optional
+	Strategy MergeStrategy `json:"strategy,omitempty"`
+}
+
+// MergePriorityPolicy is what a missing priority key does.
+// +kubebuilder:validation:Enum=IgnoreNotFound;Strict
+type MergePriorityPolicy string
+
+// Merge priority policies.
+const (
+	MergePriorityStrict         MergePriorityPolicy = "Strict"
+	MergePriorityIgnoreNotFound MergePriorityPolicy = "IgnoreNotFound"
+)
+
+// MergeConflictPolicy is what a field in more than one value does.
+// +kubebuilder:validation:Enum=Ignore;Error
+type MergeConflictPolicy string
+
+// Merge conflict policies.
+const (
+	MergeConflictError  MergeConflictPolicy = "Error"
+	MergeConflictIgnore MergeConflictPolicy = "Ignore"
+)
+
+// MergeStrategy is where merged fields go.
+// +kubebuilder:validation:Enum=Extract;JSON
+type MergeStrategy string
+
+// Merge strategies.
+const (
+	MergeStrategyExtract MergeStrategy = "Extract"
+	MergeStrategyJSON    MergeStrategy = "JSON"
+)
 
 // StoreSourceRef names the store one data entry is fetched from.
 type StoreSourceRef struct {

@@ -103,11 +103,6 @@ func (c *checker) externalSecret(path string, spec map[string]any) {
 	for i, d := range asList(spec["dataFrom"]) {
 		e := asMap(d)
 		field := fmt.Sprintf("%s.dataFrom[%d]", path, i)
-		for j, r := range asList(e["rewrite"]) {
-			if asMap(r)["merge"] != nil {
-				c.add(fmt.Sprintf("%s.rewrite[%d].merge", field, j), "rewrite.merge is not supported by kseal: use regexp or transform rewrites")
-			}
-		}
 		c.generator(field, e)
 	}
 }

@@ -75,7 +75,7 @@ spec:
   dataFrom:
   - rewrite: [{merge: {}}]
   - sourceRef: {generatorRef: {kind: Password, name: p}}
-`, 1, []string{"spec.dataFrom[0].rewrite[0].merge", "spec.dataFrom[1].sourceRef.generatorRef: generator Password",
+`, 1, []string{"spec.dataFrom[1].sourceRef.generatorRef: generator Password",
 			"spec.data[0].remoteRef.metadataPolicy", "spec.syncWindows", "spec.target.creationPolicy", "spec.target.template.engineVersion"}},
 		{"vault ldap and aws session tags", "apiVersion: external-secrets.io/v1\nkind: SecretStore\nspec:\n  controller: dev\n  provider:\n    vault: {auth: {ldap: {}}}\n", 1,
 			[]string{"spec.controller", "spec.provider.vault.auth.ldap: not supported by kseal: use userPass"}},

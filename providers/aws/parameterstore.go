@@ -278,11 +278,12 @@ func (p *ParameterStore) disableBatch() {
 // Find returns, by name, the value of every parameter under q.Path
 // ("/" when empty; recursive) whose name matches q.NameRegexp, read with
 // GetParametersByPath and decrypted, as External Secrets Operator does.
-// Tags are not supported. At most MaxFindParameters parameters are read,
-// and their values may sum to at most providers.MaxValueSize.
+// With q.Tags it finds by tags instead (see findByTags). At most
+// MaxFindParameters parameters are read, and their values may sum to at
+// most providers.MaxValueSize.
 func (p *ParameterStore) Find(ctx context.Context, q providers.Query) (map[string][]byte, error) {
 	if len(q.Tags) > 0 {
-		return nil, fmt.Errorf("parameterstore find: find.tags: %w (kseal finds parameters by path and name only; list the tagged parameters in data or use find.path)", providers.ErrUnsupported)
+		return p.findByTags(ctx, q)
 	}
 	path := q.Path
 	if path == "" {

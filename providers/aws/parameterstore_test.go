@@ -174,9 +174,6 @@ func TestParameterStore_Find(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, got[k], v)
 		}
 	}
-	if _, err := p.Find(context.Background(), providers.Query{Path: root, Tags: map[string]string{"a": "b"}}); !errors.Is(err, providers.ErrUnsupported) {
-		t.Fatalf("find by tags: %v, want ErrUnsupported", err)
-	}
 }
 
 func TestParameterStore_Find_bounded(t *testing.T) {

@@ -50,6 +50,7 @@ func TestExternalSecret_esoManifestsAccepted(t *testing.T) {
 		"datafrom-rewrite-invalid-characters.yaml",
 		"datafrom-rewrite-remove-path.yaml",
 		"datafrom-rewrite-transform.yaml",
+		"datafrom-rewrite-merge-empty.yaml",
 		"merge-template-v2-external-secret.yaml",
 		"multiline-template-v2-external-secret.yaml",
 		"multikey-template-v2-external-secret.yaml",
@@ -80,7 +81,6 @@ func TestExternalSecret_esoManifestsRefused(t *testing.T) {
 		// checked one by one below.
 		"full-external-secret.yaml":                  {"annotations"},
 		"multiline-template-v1-external-secret.yaml": {"engineVersion"},
-		"datafrom-rewrite-merge-empty.yaml":          {"rewrite.merge is not supported by kseal"},
 	} {
 		t.Run(file, func(t *testing.T) {
 			objs := esoManifests(t, file)
@@ -125,7 +125,11 @@ func TestExternalSecret_unsupportedFieldsRefused(t *testing.T) {
 		"deletionPolicy Merge":         {map[string]any{"secretStoreRef": store, "target": map[string]any{"deletionPolicy": "Merge"}}, "use Retain"},
 		"manifest":                     {map[string]any{"secretStoreRef": store, "target": map[string]any{"manifest": map[string]any{"apiVersion": "v1", "kind": "ConfigMap"}}}, "writes Secrets only"},
 		"rewrite with two kinds": {map[string]any{"secretStoreRef": store, "dataFrom": []any{map[string]any{"extract": extract, "rewrite": []any{map[string]any{
-			"regexp": map[string]any{"source": "a", "target": "b"}, "transform": map[string]any{"template": "x"}}}}}}, "exactly one of regexp and transform"},
+			"regexp": map[string]any{"source": "a", "target": "b"}, "transform": map[string]any{"template": "x"}}}}}}, "exactly one of regexp, transform and merge"},
+		"merge JSON without into": {map[string]any{"secretStoreRef": store, "dataFrom": []any{map[string]any{"extract": extract, "rewrite": []any{map[string]any{
+			"merge": map[string]any{"strategy": "JSON"}}}}}}, "merge strategy JSON needs into"},
+		"merge bad conflictPolicy": {map[string]any{"secretStoreRef": store, "dataFrom": []any{map[string]any{"extract": extract, "rewrite": []any{map[string]any{
+			"merge": map[string]any{"conflictPolicy": "Overwrite"}}}}}}, "Unsupported value"},
 		"generatorRef on data": {map[string]any{"data": []any{map[string]any{"secretKey": "a", "remoteRef": extract,
 			"sourceRef": map[string]any{"generatorRef": map[string]any{"kind": "Password", "name": "p"}}}}}, "not allowed in data[].sourceRef"},
 		"syncWindows": {map[string]any{"secretStoreRef": store, "syncWindows": map[string]any{"kind": "allow",

@@ -118,3 +118,53 @@ func secretKeyOf(name string) string {
 	}
 	return string(out)
 }
+
+// TestExternalSecret_parameterStoreFindByTags: dataFrom.find.tags on
+// Parameter Store lists the tagged parameters (under find.path when set)
+// and reads their values in GetParameters calls, as the provider call
+// metric shows.
+func TestExternalSecret_parameterStoreFindByTags(t *testing.T) {
+	srv := awstest.NewServer(t)
+	c := startController(t, controllers.Options{})
+	defer c.stop()
+	ns := newNamespace(t, "es-ssm-tags")
+	root := "/" + ns
+	for name, tags := range map[string]map[string]string{
+		"/app/db-password": {"team": "shop", "env": "prod"},
+		"/app/api-token":   {"team": "shop", "env": "prod"},
+		"/app/dev-token":   {"team": "shop", "env": "dev"},
+		"/other/token":     {"team": "shop", "env": "prod"},
+	} {
+		srv.PutParameter(t, root+name, canary("ssm-tag"+name), true)
+		srv.TagParameter(t, root+name, tags)
+	}
+	srv.PutParameter(t, root+"/app/untagged", "untagged", false)
+	parameterStore(t, srv, ns, "ssm")
+	storeReady(t, ns, "ssm", metav1.ConditionTrue)
+
+	before := metricSum(t, "kseal_provider_api_calls_total", "operation", "DescribeParameters")
+	es := externalSecret(ns, "tagged", "ssm", time.Hour)
+	es.Spec.DataFrom = []v1alpha1.ExternalSecretDataFromRemoteRef{{Find: &v1alpha1.ExternalSecretFind{
+		Path: root + "/app", Tags: map[string]string{"team": "shop", "env": "prod"},
+	}}}
+	if err := env.Client.Create(ctx, es); err != nil {
+		t.Fatal(err)
+	}
+	esCondition(t, ns, "tagged", metav1.ConditionTrue, v1alpha1.ReasonSecretSynced)
+	got := getSecret(t, ns, "tagged").Data
+	want := map[string]string{
+		secretKeyOf(root + "/app/db-password"): canary("ssm-tag/app/db-password"),
+		secretKeyOf(root + "/app/api-token"):   canary("ssm-tag/app/api-token"),
+	}
+	for k, v := range want {
+		if string(got[k]) != v {
+			t.Errorf("key %s: got %d bytes, want %d", k, len(got[k]), len(v))
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("Secret has keys %v, want %d", keysOf(got), len(want))
+	}
+	if n := metricSum(t, "kseal_provider_api_calls_total", "operation", "DescribeParameters") - before; n < 1 {
+		t.Errorf("no DescribeParameters call counted")
+	}
+}

@@ -265,6 +265,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.getParameter(w, r, body)
 	case "GetParameters":
 		s.getParameters(w, r, body)
+	case "DescribeParameters":
+		s.describeParameters(w, r, body)
 	case "AssumeRole":
 		s.assumeRole(w, r, body, form)
 	default:
@@ -336,6 +338,12 @@ func (s *Server) forward(r *http.Request, body []byte) (int, http.Header, []byte
 
 // kumoJSON calls a kumo JSON operation directly.
 func (s *Server) kumoJSON(ctx context.Context, service, op string, in any) (int, []byte) {
+	return s.kumoCall(ctx, service, service+"."+op, in)
+}
+
+// kumoCall calls kumo with an X-Amz-Target and a credential scope of that
+// service (they differ for SSM: "AmazonSSM.<op>" and "ssm").
+func (s *Server) kumoCall(ctx context.Context, service, target string, in any) (int, []byte) {
 	b, err := json.Marshal(in)
 	if err != nil {
 		return http.StatusInternalServerError, nil
@@ -344,7 +352,7 @@ func (s *Server) kumoJSON(ctx context.Context, service, op string, in any) (int,
 	if err != nil {
 		return http.StatusInternalServerError, nil
 	}
-	req.Header.Set("X-Amz-Target", service+"."+op)
+	req.Header.Set("X-Amz-Target", target)
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	// kumo routes by the credential scope and never checks the signature.
 	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=awstest/19700101/"+s.Region+"/"+service+"/aws4_request, SignedHeaders=host, Signature=none")
