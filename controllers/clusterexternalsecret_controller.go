@@ -56,6 +56,10 @@ type clusterExternalSecretReconciler struct {
 	watchNamespaces []string
 	// limit is the most namespaces one ClusterExternalSecret provisions.
 	limit int
+	// eso, when set, provisions External Secrets Operator's
+	// ExternalSecrets for ESO's ClusterExternalSecrets
+	// (eso_clusterexternalsecret.go).
+	eso bool
 }
 
 // SetupWithManager registers the reconciler: changes to a
@@ -135,7 +139,7 @@ func (r *clusterExternalSecretReconciler) provision(ctx context.Context, ces *v1
 		if es.Name == name && slices.Contains(targets, es.Namespace) {
 			continue
 		}
-		if err := r.Delete(ctx, es, client.Preconditions{UID: &es.UID}); client.IgnoreNotFound(err) != nil {
+		if err := r.Delete(ctx, r.child(es), client.Preconditions{UID: &es.UID}); client.IgnoreNotFound(err) != nil {
 			failed[es.Namespace] = truncateReason("remove ExternalSecret " + es.Name + ": " + err.Error())
 			apiErr = err
 		}
@@ -173,7 +177,7 @@ func (r *clusterExternalSecretReconciler) record(ces *v1alpha1.ClusterExternalSe
 		return strings.Compare(a.Namespace, b.Namespace)
 	})
 	if added := len(slices.DeleteFunc(slices.Clone(provisioned), func(ns string) bool { return slices.Contains(before, ns) })); added > 0 {
-		r.recorder.Eventf(ces, corev1.EventTypeNormal, EventNamespacesProvisioned, "ExternalSecret %s written in %d more namespaces", name, added)
+		r.recorder.Eventf(r.owner(ces), corev1.EventTypeNormal, EventNamespacesProvisioned, "ExternalSecret %s written in %d more namespaces", name, added)
 	}
 	if len(failed) == 0 {
 		setReadyTrue(ces, v1alpha1.ReasonNamespacesProvisioned, fmt.Sprintf("ExternalSecret %s is in %d namespaces", name, len(provisioned)))
@@ -181,7 +185,7 @@ func (r *clusterExternalSecretReconciler) record(ces *v1alpha1.ClusterExternalSe
 	}
 	msg := fmt.Sprintf("one or more namespaces failed (%d; see status.failedNamespaces)", len(failed))
 	if c := apimeta.FindStatusCondition(ces.Status.Conditions, v1alpha1.ConditionReady); c == nil || c.Message != msg {
-		r.recorder.Event(ces, corev1.EventTypeWarning, EventNamespacesFailed, msg)
+		r.recorder.Event(r.owner(ces), corev1.EventTypeWarning, EventNamespacesFailed, msg)
 	}
 	setFailed(ces, true, v1alpha1.ReasonNamespacesFailed, msg)
 }
@@ -195,10 +199,9 @@ func (r *clusterExternalSecretReconciler) writeExternalSecret(ctx context.Contex
 	if err != nil {
 		return "build ExternalSecret", err
 	}
-	have := &v1alpha1.ExternalSecret{}
-	err = r.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, have)
+	have, err := r.getChild(ctx, client.ObjectKey{Namespace: ns, Name: name})
 	if apierrors.IsNotFound(err) {
-		if err := r.Create(ctx, want); err != nil {
+		if err := r.Create(ctx, r.child(want)); err != nil {
 			return "create ExternalSecret", err
 		}
 		return "", nil
@@ -206,14 +209,14 @@ func (r *clusterExternalSecretReconciler) writeExternalSecret(ctx context.Contex
 	if err != nil {
 		return "read ExternalSecret", err
 	}
-	if !controlledBy(have, ces) {
+	if !r.controls(have, ces) {
 		return fmt.Sprintf("an ExternalSecret named %s already exists in the namespace and is not owned by this ClusterExternalSecret; it was left untouched (delete or rename it, or set externalSecretName)", name), nil
 	}
 	if externalSecretUpToDate(have, want) {
 		return "", nil
 	}
 	have.Labels, have.Annotations, have.Spec = want.Labels, want.Annotations, want.Spec
-	if err := r.Update(ctx, have); err != nil {
+	if err := r.Update(ctx, r.child(have)); err != nil {
 		return "update ExternalSecret", err
 	}
 	return "", nil

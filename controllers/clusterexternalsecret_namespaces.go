@@ -47,11 +47,11 @@ func (r *clusterExternalSecretReconciler) finalize(ctx context.Context, ces *v1a
 // children are the ExternalSecrets ces controls, whatever their name or
 // namespace (the index finds them by owner name; the UID must match too).
 func (r *clusterExternalSecretReconciler) children(ctx context.Context, ces *v1alpha1.ClusterExternalSecret) ([]v1alpha1.ExternalSecret, error) {
-	var list v1alpha1.ExternalSecretList
-	if err := r.List(ctx, &list, client.MatchingFields{cesOwnerIndex: ces.Name}); err != nil {
+	items, err := r.listChildren(ctx, ces)
+	if err != nil {
 		return nil, fmt.Errorf("list the ExternalSecrets of the ClusterExternalSecret: %w", err)
 	}
-	return slices.DeleteFunc(list.Items, func(es v1alpha1.ExternalSecret) bool { return !controlledBy(&es, ces) }), nil
+	return slices.DeleteFunc(items, func(es v1alpha1.ExternalSecret) bool { return !r.controls(&es, ces) }), nil
 }
 
 // targetNamespaces are the sorted names of the existing, not terminating
@@ -151,7 +151,7 @@ func (r *clusterExternalSecretReconciler) desiredExternalSecret(ces *v1alpha1.Cl
 		es.Annotations[v1alpha1.AnnotationForceSync] = v
 	}
 	ces.Spec.ExternalSecretSpec.DeepCopyInto(&es.Spec)
-	if err := controllerutil.SetControllerReference(ces, es, r.Scheme()); err != nil {
+	if err := controllerutil.SetControllerReference(r.owner(ces), es, r.Scheme()); err != nil {
 		return nil, err
 	}
 	return es, nil

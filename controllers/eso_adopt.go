@@ -172,8 +172,12 @@ func setupAdoptedExternalSecrets(mgr ctrl.Manager, opts Options, base *externalS
 		}
 	}
 	providers := newProviderCache(base.Client, builder.build)
+	creds, err := setupESOCredentialWatch(mgr)
+	if err != nil {
+		return err
+	}
 	for _, kind := range []string{v1alpha1.SecretStoreKind, v1alpha1.ClusterSecretStoreKind} {
-		inner := &secretStoreReconciler{Client: base.Client, kind: kind, providers: providers}
+		inner := &secretStoreReconciler{Client: base.Client, kind: kind, providers: providers, credentials: creds}
 		if err := (&esoStoreReconciler{inner: inner, endpoints: opts.ESOEndpoints}).SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("external-secrets.io %s controller: %w", kind, err)
 		}
@@ -186,19 +190,33 @@ func setupAdoptedExternalSecrets(mgr ctrl.Manager, opts Options, base *externalS
 		reload:    base.reload,
 		reader:    base.reader,
 		adopt:     &esoAdoption{endpoints: opts.ESOEndpoints},
+		// A store's credentials changing refreshes its ExternalSecrets.
+		credentials: creds,
+		secretMeta:  base.secretMeta,
 	}
 	secrets, err := newESOSecretCache(mgr, opts.WatchNamespaces)
 	if err != nil {
 		return err
 	}
 	r := &esoExternalSecretReconciler{inner: inner}
-	return ctrl.NewControllerManagedBy(mgr).
+	if err := ctrl.NewControllerManagedBy(mgr).
 		Named("external-secrets.io-externalsecret").
 		For(&esov1.ExternalSecret{}).
 		Owns(&corev1.Secret{}).
 		WatchesRawSource(secrets).
+		WatchesRawSource(base.secretMeta.source(creds)).
 		WithOptions(controllerOptions(max(inner.workers, 1))).
-		Complete(r)
+		Complete(r); err != nil {
+		return err
+	}
+	push := &pushSecretReconciler{Client: base.Client, providers: providers, recorder: base.recorder, workers: base.workers, secretMeta: base.secretMeta, adopt: inner.adopt}
+	if err := setupAdoptedPushSecrets(mgr, push); err != nil {
+		return fmt.Errorf("external-secrets.io PushSecret controller: %w", err)
+	}
+	if err := setupAdoptedClusterExternalSecrets(mgr, opts, base); err != nil {
+		return fmt.Errorf("external-secrets.io ClusterExternalSecret controller: %w", err)
+	}
+	return nil
 }
 
 // newESOSecretCache watches, as metadata with owner references only, the

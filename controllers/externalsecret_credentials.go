@@ -56,6 +56,8 @@ type credentialWatch struct {
 	// seen holds the data hash of each credentials Secret some store
 	// reads, as last read; a Secret no store reads is dropped.
 	seen map[types.NamespacedName]string
+	// deps, when set, replaces dependents (ESO's kinds: eso_credentials.go).
+	deps func(ctx context.Context, namespace, name string) ([]types.NamespacedName, error)
 }
 
 var _ handler.EventHandler = &credentialWatch{}
@@ -118,6 +120,9 @@ func externalSecretStoreKey(es *v1alpha1.ExternalSecret) string {
 // dependents returns the ExternalSecrets whose store reads the credentials
 // Secret namespace/name, without duplicates.
 func (w *credentialWatch) dependents(ctx context.Context, namespace, name string) ([]types.NamespacedName, error) {
+	if w.deps != nil {
+		return w.deps(ctx, namespace, name)
+	}
 	seen := map[types.NamespacedName]struct{}{}
 	users := func(storeKey string, opts ...client.ListOption) error {
 		var list v1alpha1.ExternalSecretList

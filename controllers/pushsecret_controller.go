@@ -49,6 +49,9 @@ type pushSecretReconciler struct {
 	secretMeta *secretMetaCache
 	// shards, when set, limits the work to this replica's shards.
 	shards *shardSet
+	// adopt, when set, serves External Secrets Operator's PushSecrets:
+	// ESO's stores and ESO's marks on remote secrets (eso_pushsecret.go).
+	adopt *esoAdoption
 }
 
 // SetupWithManager registers the reconciler; a change to a source Secret

@@ -165,7 +165,7 @@ func pushError(err error) error {
 // (ClusterSecretStore conditions, credentials in this namespace) and
 // returns its provider when it can push.
 func (r *pushSecretReconciler) pusher(ctx context.Context, ps *v1alpha1.PushSecret, ref v1alpha1.PushSecretStoreRef) (providers.Pusher, string, error) {
-	lookup := &externalSecretReconciler{Client: r.Client}
+	lookup := &externalSecretReconciler{Client: r.Client, adopt: r.adopt}
 	store, err := lookup.resolveStoreRef(ctx, ps.Namespace, v1alpha1.SecretStoreRef{Name: ref.Name, Kind: ref.Kind})
 	if err != nil {
 		return nil, ref.Name, err
@@ -184,7 +184,7 @@ func (r *pushSecretReconciler) pusher(ctx context.Context, ps *v1alpha1.PushSecr
 	if !ok {
 		return nil, store.Name, terminal(v1alpha1.ReasonInvalidSpec, fmt.Errorf("store %s cannot be pushed to", store.Name))
 	}
-	return pusher, store.Name, nil
+	return r.adopt.pusher(pusher, ps.Status.SyncedPushSecrets[storeKey(ref)]), store.Name, nil
 }
 
 // deleteRemoved deletes, in every store of old, the remote secrets that

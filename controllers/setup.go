@@ -17,6 +17,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/kseal-dev/kseal/api/esov1"
+	"github.com/kseal-dev/kseal/api/esov1alpha1"
 	"github.com/kseal-dev/kseal/api/v1alpha1"
 	"github.com/kseal-dev/kseal/httpapi"
 )
@@ -262,7 +263,8 @@ func CacheTransform(obj any) (any, error) {
 		return obj, nil
 	}
 	o.SetManagedFields(nil)
-	if _, eso := obj.(*esov1.ExternalSecret); eso {
+	switch obj.(type) {
+	case *esov1.ExternalSecret, *esov1alpha1.PushSecret:
 		return obj, nil // ESO's syncedResourceVersion hashes every annotation
 	}
 	if a := o.GetAnnotations(); a != nil {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Copies External Secrets Operator's CRDs (external-secrets.io ExternalSecret,
-# SecretStore, ClusterSecretStore, PushSecret) from its Go module, verbatim,
+# SecretStore, ClusterSecretStore, ClusterExternalSecret, PushSecret) from
+# its Go module, verbatim,
 # for the takeover tests (kseal-controller --adopt-apis=external-secrets
 # reconciles ESO's objects through ESO's own CRDs).
 #
@@ -14,14 +15,18 @@ set -euo pipefail
 
 ESO_VERSION=0.16.2
 MODULE=github.com/external-secrets/external-secrets
-FILES="external-secrets.io_externalsecrets.yaml external-secrets.io_secretstores.yaml external-secrets.io_clustersecretstores.yaml external-secrets.io_pushsecrets.yaml"
+FILES="external-secrets.io_externalsecrets.yaml external-secrets.io_secretstores.yaml external-secrets.io_clustersecretstores.yaml external-secrets.io_clusterexternalsecrets.yaml external-secrets.io_pushsecrets.yaml"
 
 log() { printf 'eso-crds: %s\n' "$*" >&2; }
 
 cache_root=${KSEAL_CACHE:-$HOME/.cache/kseal}
 out_dir="$cache_root/eso-crds-v$ESO_VERSION"
 
-if [[ -f "$out_dir/.complete" ]]; then
+complete() {
+	[[ -f "$out_dir/.complete" ]] || return 1
+	for f in $FILES; do [[ -f "$out_dir/$f" ]] || return 1; done
+}
+if complete; then
 	log "up to date: $out_dir"
 	printf '%s\n' "$out_dir"
 	exit 0

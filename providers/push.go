@@ -18,6 +18,24 @@ type PushRef struct {
 	// Owner, so a PushSecret in one namespace never takes over a secret
 	// another one pushed.
 	Owner string
+	// ManagedBy is the managed-by mark the pusher writes and requires; ""
+	// is kseal's (ManagedByValue). PushSecrets taken over from External
+	// Secrets Operator use ESO's ("external-secrets"), so that ESO can take
+	// its remote secrets back.
+	ManagedBy string
+	// Recorded says the pusher's own status lists this remote secret as
+	// pushed by it. ESO's marks name no PushSecret: a remote secret with
+	// the ManagedBy mark and no OwnerKey mark is the pusher's only when
+	// Recorded.
+	Recorded bool
+}
+
+// Mark is the managed-by mark of ref: ManagedBy, or kseal's.
+func (r PushRef) Mark() string {
+	if r.ManagedBy != "" {
+		return r.ManagedBy
+	}
+	return ManagedByValue
 }
 
 // String renders the reference for messages (never a value).
@@ -62,11 +80,14 @@ const (
 // Owns reports whether marks (tags or custom metadata) make the remote
 // secret ref.Owner's.
 func (r PushRef) Owns(marks map[string]string) bool {
-	return r.Owner != "" && marks[ManagedByKey] == ManagedByValue && marks[OwnerKey] == r.Owner
+	if r.Owner == "" || marks[ManagedByKey] != r.Mark() {
+		return false
+	}
+	return marks[OwnerKey] == r.Owner || r.ManagedBy != "" && r.Recorded && marks[OwnerKey] == ""
 }
 
 // NotOwned is the error of a push to a remote secret ref.Owner does not own.
 func NotOwned(ref PushRef) error {
 	return fmt.Errorf("%w (it lacks the marks %s=%s and %s=%s; kseal never overwrites a secret it did not create: delete it, or set those marks to hand it over)",
-		ErrNotOwned, ManagedByKey, ManagedByValue, OwnerKey, ref.Owner)
+		ErrNotOwned, ManagedByKey, ref.Mark(), OwnerKey, ref.Owner)
 }

@@ -26,6 +26,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/kseal-dev/kseal/api/esov1"
+	"github.com/kseal-dev/kseal/api/esov1alpha1"
 	"github.com/kseal-dev/kseal/api/v1alpha1"
 	"github.com/kseal-dev/kseal/controllers"
 	"github.com/kseal-dev/kseal/httpapi"
@@ -126,6 +127,9 @@ func run() error {
 		return err
 	}
 	if err := esov1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := esov1alpha1.AddToScheme(scheme); err != nil {
 		return err
 	}
 	cfg, err := ctrl.GetConfig()

@@ -84,7 +84,7 @@ func (p *Provider) create(ctx context.Context, ref providers.PushRef, value []by
 	_, err = p.client.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name: awssdk.String(ref.Key), SecretBinary: v,
 		Tags: []types.Tag{
-			{Key: awssdk.String(providers.ManagedByKey), Value: awssdk.String(providers.ManagedByValue)},
+			{Key: awssdk.String(providers.ManagedByKey), Value: awssdk.String(ref.Mark())},
 			{Key: awssdk.String(providers.OwnerKey), Value: awssdk.String(ref.Owner)},
 		},
 	})

@@ -73,7 +73,7 @@ func (p *Provider) PushSecret(ctx context.Context, ref providers.PushRef, value 
 	if owned {
 		return nil
 	}
-	mark := map[string]any{"custom_metadata": map[string]string{providers.ManagedByKey: providers.ManagedByValue, providers.OwnerKey: ref.Owner}}
+	mark := map[string]any{"custom_metadata": map[string]string{providers.ManagedByKey: ref.Mark(), providers.OwnerKey: ref.Owner}}
 	return p.call(ctx, "write", meta, func(c *api.Client) error {
 		_, err := c.Logical().WriteWithContext(ctx, meta, mark)
 		return err

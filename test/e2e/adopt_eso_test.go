@@ -114,14 +114,23 @@ func esoSynced(t *testing.T, ns, name, store, key, value string, refreshed time.
 			Data:            []v1alpha1.ExternalSecretData{{SecretKey: "value", RemoteRef: v1alpha1.ExternalSecretDataRemoteRef{Key: key}}},
 		},
 	}
+	return esoSyncedObject(t, es, value, refreshed)
+}
+
+// esoSyncedObject creates es, and then what ESO's controller writes after
+// a sync at refreshed: the status, and the Secret (key "value") with ESO's
+// owner reference, labels and data hash.
+func esoSyncedObject(t *testing.T, es *esov1.ExternalSecret, value string, refreshed time.Time) *esov1.ExternalSecret {
+	t.Helper()
 	if err := env.Client.Create(ctx, es); err != nil {
 		t.Fatal(err)
 	}
+	ns, name, target := es.Namespace, es.Name, es.Spec.Target.Name
 	yes := true
 	data := map[string][]byte{"value": []byte(value)}
 	s := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: name, Namespace: ns,
+			Name: target, Namespace: ns,
 			Labels:      map[string]string{esov1.LabelManaged: "true", esov1.LabelCreatedBy: esoHash(ns + "/" + name)},
 			Annotations: map[string]string{esov1.AnnotationDataHash: esoHash(data)},
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "external-secrets.io/v1", Kind: "ExternalSecret",
@@ -138,7 +147,7 @@ func esoSynced(t *testing.T, ns, name, store, key, value string, refreshed time.
 		SyncedResourceVersion: esoVersion(es.ObjectMeta),
 		Conditions: []esov1.Condition{{Type: esov1.ConditionReady, Status: corev1.ConditionTrue, Reason: esov1.ReasonSecretSynced,
 			Message: "secret synced", LastTransitionTime: metav1.NewTime(refreshed)}},
-		Binding: corev1.LocalObjectReference{Name: name},
+		Binding: corev1.LocalObjectReference{Name: target},
 	}
 	if err := env.Client.Status().Update(ctx, es); err != nil {
 		t.Fatal(err)

@@ -25,6 +25,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/kseal-dev/kseal/api/esov1"
+	"github.com/kseal-dev/kseal/api/esov1alpha1"
 	"github.com/kseal-dev/kseal/api/v1alpha1"
 	"github.com/kseal-dev/kseal/controllers"
 	"github.com/kseal-dev/kseal/test/envtestenv"
@@ -58,7 +59,7 @@ const controllerNamespace = "kseal-system"
 func TestMain(m *testing.M) {
 	ctrl.SetLogger(zap.New(zap.WriteTo(&logs), zap.UseDevMode(true)))
 	var err error
-	env, err = envtestenv.Start(v1alpha1.AddToScheme, esov1.AddToScheme)
+	env, err = envtestenv.Start(v1alpha1.AddToScheme, esov1.AddToScheme, esov1alpha1.AddToScheme)
 	if err != nil {
 		if errors.Is(err, envtestenv.ErrBinariesNotFound) && os.Getenv("KSEAL_REQUIRE_TOOLS") == "" {
 			fmt.Fprintf(os.Stderr, "skipping e2e tests: %v\n", err)
