@@ -219,3 +219,19 @@ func TestRender_pkcs12ReadPBMAC1(t *testing.T) {
 		}
 	}
 }
+
+// TestRender_pkcs12Budget: the PKCS#12 functions share the object's work
+// budget, so a template that reads an archive many times is stopped at
+// MaxWork before the work of the call that would exceed it.
+func TestRender_pkcs12Budget(t *testing.T) {
+	data := map[string]string{"p": fixture(t, "modern-pass.p12"), "c": chainPEM(t), "k": fixture(t, "leaf.key")}
+	for _, call := range []string{`{{ .p | pkcs12keyPass "my-password" }}`, `{{ fullPemToPkcs12 .c .k }}`} {
+		if _, err := render(template.Limits{}, strings.Repeat(call, 14), data); err != nil {
+			t.Fatalf("14 calls: %v", err)
+		}
+		_, err := render(template.Limits{}, strings.Repeat(call, 15), data)
+		if te := templateError(t, err); te.Limit != template.LimitWork {
+			t.Errorf("15 calls: %v, want the work limit", err)
+		}
+	}
+}
