@@ -1,19 +1,24 @@
 package template_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"hash"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kseal-dev/kseal/crypto/template"
 )
@@ -162,6 +167,40 @@ func TestRender_rsaDecryptErrors(t *testing.T) {
 		}
 		if strings.Contains(err.Error(), "PRIVATE KEY") || strings.Contains(err.Error(), "canary") {
 			t.Errorf("%s: the error quotes a value: %v", src, err)
+		}
+	}
+}
+
+// TestRender_filterCertChainEmptyKeyIDs: as in ESO, the chain is ordered
+// by key ids alone, and an empty subject key id matches an empty authority
+// key id: a leaf without one, issued by a root without an authority key id
+// (what Go's x509 writes for a self-signed CA), leaves no leaf; with a
+// subject key id the leaf is found.
+func TestRender_filterCertChainEmptyKeyIDs(t *testing.T) {
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ca"}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<32, 0)}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	pemOf := func(der []byte) string {
+		return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	}
+	for _, skid := range [][]byte{nil, []byte("leaf-key-id")} {
+		leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "leaf"}, SubjectKeyId: skid,
+			NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<32, 0)}
+		leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &caKey.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := render(template.Limits{}, `{{ .c | filterCertChain "leaf" }}`, map[string]string{"c": pemOf(leafDER) + pemOf(caDER)})
+		if skid == nil && (err == nil || !strings.Contains(err.Error(), "no leaf certificate found")) {
+			t.Errorf("no subject key id: %q, %v; want no leaf found", got, err)
+		}
+		if skid != nil && (err != nil || got != pemOf(leafDER)) {
+			t.Errorf("with a subject key id: %q, %v", got, err)
 		}
 	}
 }

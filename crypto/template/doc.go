@@ -24,7 +24,11 @@
 // Operator's v2 engine has them, and ESO's own (sprig.go, eso.go), each
 // called through a wrapper that measures its arguments, charges them, and
 // checks the most its result can hold (bounds.go) before it runs. range is
-// charged per iteration before the loop starts (loops.go). There is no
+// charged per iteration before the loop starts (loops.go). ESO's PKCS#12
+// functions (pkcs12.go) read an archive only after a pre-parse
+// (pkcs12scan.go) has checked its sizes and every key-derivation iteration
+// count, decrypting containers to see those inside, and charged the
+// derivations before they run. There is no
 // template call (so no recursion), no call, and no access to the
 // environment, files or the network.
 //

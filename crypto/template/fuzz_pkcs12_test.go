@@ -8,9 +8,9 @@ import (
 	"github.com/kseal-dev/kseal/crypto/template"
 )
 
-// pkcs12FuzzLimits keep each fuzz run small: a work budget that allows one
-// archive of OpenSSL's default iteration counts.
-var pkcs12FuzzLimits = template.Limits{MaxWork: 256 << 10}
+// pkcs12FuzzLimits keep each fuzz run small: a work budget that allows the
+// four reads of one archive of OpenSSL's default iteration counts.
+var pkcs12FuzzLimits = template.Limits{MaxWork: 1 << 20}
 
 // FuzzPKCS12 reads arbitrary bytes as a PKCS#12 archive with each reading
 // function: it never panics, allocates little, and no error quotes the

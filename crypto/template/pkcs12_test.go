@@ -193,3 +193,45 @@ func TestRender_pkcs12WriteErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRender_pkcs12ReadPBMAC1: an archive with a PBMAC1 MAC (RFC 9579, as
+// go-pkcs12's Modern2026 writes it) reads, and one whose MAC asks for more
+// iterations than the bound is refused before they run.
+func TestRender_pkcs12ReadPBMAC1(t *testing.T) {
+	kb, _ := pem.Decode([]byte(fixture(t, "leaf.key")))
+	key, err := x509.ParseECPrivateKey(kb.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, _ := pem.Decode([]byte(fixture(t, "leaf.crt")))
+	cert, _ := x509.ParseCertificate(cb.Bytes)
+	for iterations, want := range map[int]string{2048: "", 200_000: "iteration count"} {
+		der, err := gopkcs12.Modern2026.WithIterations(iterations).Encode(key, cert, nil, "pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := render(template.Limits{}, `{{ .p | pkcs12keyPass "pw" }}`, map[string]string{"p": string(der)})
+		switch {
+		case want == "" && (err != nil || got != leafKeyPKCS8(t)):
+			t.Errorf("%d iterations: %v\n%s", iterations, err, got)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%d iterations: %v, want %q", iterations, err, want)
+		}
+	}
+}
+
+// TestRender_pkcs12Budget: the PKCS#12 functions share the object's work
+// budget, so a template that reads an archive many times is stopped at
+// MaxWork before the work of the call that would exceed it.
+func TestRender_pkcs12Budget(t *testing.T) {
+	data := map[string]string{"p": fixture(t, "modern-pass.p12"), "c": chainPEM(t), "k": fixture(t, "leaf.key")}
+	for _, call := range []string{`{{ .p | pkcs12keyPass "my-password" }}`, `{{ fullPemToPkcs12 .c .k }}`} {
+		if _, err := render(template.Limits{}, strings.Repeat(call, 14), data); err != nil {
+			t.Fatalf("14 calls: %v", err)
+		}
+		_, err := render(template.Limits{}, strings.Repeat(call, 15), data)
+		if te := templateError(t, err); te.Limit != template.LimitWork {
+			t.Errorf("15 calls: %v, want the work limit", err)
+		}
+	}
+}

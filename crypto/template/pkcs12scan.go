@@ -181,7 +181,10 @@ func (s *pkcs12Scan) checkMac(fn string, m *p12MacData, emptyPassword bool) erro
 		if err := checkIterations(fn, kp.Iterations); err != nil {
 			return err
 		}
-		cost = 2 * kp.Iterations * (max(kp.KeyLength, 1)/20 + 1)
+		if kp.KeyLength < 1 || kp.KeyLength > 64 {
+			return pkcs12Error(fn, "the archive's MAC asks for a key length outside 1 to 64 bytes")
+		}
+		cost = 2 * kp.Iterations * (kp.KeyLength/20 + 1)
 	} else {
 		if err := checkIterations(fn, m.Iterations); err != nil {
 			return err
