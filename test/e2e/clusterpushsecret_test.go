@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -255,4 +256,96 @@ func pushReason(ns string) string {
 		return c.Reason
 	}
 	return ""
+}
+
+// TestClusterPushSecret_storePolicy: the PushSecrets a ClusterPushSecret
+// writes are checked like any other in their namespace. A
+// ClusterSecretStore that allows only one namespace pushes that namespace's
+// Secret and refuses the other (StoreNotAllowed, nothing pushed from it).
+func TestClusterPushSecret_storePolicy(t *testing.T) {
+	srv := awstest.NewServer(t)
+	allowed, denied := newNamespace(t, "cps-allowed"), newNamespace(t, "cps-denied")
+	c := startController(t, controllers.Options{WatchNamespaces: []string{allowed, denied}})
+	defer c.stop()
+	for _, ns := range []string{allowed, denied} {
+		creds := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "aws-creds", Namespace: ns},
+			StringData: map[string]string{"id": awstest.AccessKeyID, "key": awstest.SecretAccessKey}}
+		if err := env.Client.Create(ctx, creds); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Client.Create(ctx, secret(ns, "src", map[string]string{"password": canary("cps-policy-" + ns)})); err != nil {
+			t.Fatal(err)
+		}
+		labelNamespace(t, ns, "cps-policy", allowed)
+	}
+	css := &v1alpha1.ClusterSecretStore{ObjectMeta: metav1.ObjectMeta{Name: "cps-" + allowed},
+		Spec: v1alpha1.SecretStoreSpec{
+			Conditions: []v1alpha1.ClusterSecretStoreCondition{{Namespaces: []string{allowed}}},
+			Provider: v1alpha1.SecretStoreProvider{AWS: &v1alpha1.AWSProvider{
+				Service: v1alpha1.AWSServiceSecretsManager, Region: srv.Region, Endpoint: srv.URL,
+				Auth: v1alpha1.AWSAuth{SecretRef: &v1alpha1.AWSAuthSecretRef{
+					AccessKeyID:     v1alpha1.SecretKeySelector{Name: "aws-creds", Key: "id"},
+					SecretAccessKey: v1alpha1.SecretKeySelector{Name: "aws-creds", Key: "key"},
+				}}}}}}
+	if err := env.Client.Create(ctx, css); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = env.Client.Delete(ctx, css) }()
+	remoteKey := allowed + "/cps-policy"
+	cps := &v1alpha1.ClusterPushSecret{
+		ObjectMeta: metav1.ObjectMeta{Name: "cps-" + allowed},
+		Spec: v1alpha1.ClusterPushSecretSpec{
+			PushSecretName:     "push",
+			NamespaceSelectors: []*metav1.LabelSelector{{MatchLabels: map[string]string{"cps-policy": allowed}}},
+			PushSecretSpec: v1alpha1.PushSecretSpec{
+				SecretStoreRefs: []v1alpha1.PushSecretStoreRef{{Name: css.Name, Kind: v1alpha1.ClusterSecretStoreKind}},
+				Selector:        v1alpha1.PushSecretSelector{Secret: &v1alpha1.PushSecretSecret{Name: "src"}},
+				Data:            []v1alpha1.PushSecretData{{Match: v1alpha1.PushSecretMatch{SecretKey: "password", RemoteRef: v1alpha1.PushSecretRemoteRef{RemoteKey: remoteKey}}}},
+			},
+		},
+	}
+	if err := env.Client.Create(ctx, cps); err != nil {
+		t.Fatal(err)
+	}
+	defer deleteCPS(t, cps.Name, "push", allowed, denied)
+	cpsStatus(t, cps.Name, "both provisioned", cpsProvisioned(metav1.ConditionTrue, slices.Sorted(slices.Values([]string{allowed, denied}))...))
+	psCondition(t, allowed, "push", metav1.ConditionTrue, v1alpha1.ReasonPushSynced)
+	psCondition(t, denied, "push", metav1.ConditionFalse, v1alpha1.ReasonStoreNotAllowed)
+	if v, _ := remoteValue(srv, remoteKey); v != canary("cps-policy-"+allowed) {
+		t.Errorf("the remote value is not the allowed namespace's Secret")
+	}
+}
+
+// TestClusterPushSecret_namespaceLimit: selectors matching more namespaces
+// than the limit change nothing and say so (Ready=False,
+// TooManyNamespaces).
+func TestClusterPushSecret_namespaceLimit(t *testing.T) {
+	a, b := newNamespace(t, "cps-limit"), newNamespace(t, "cps-limit")
+	c := startController(t, controllers.Options{WatchNamespaces: []string{a, b}, ClusterExternalSecretNamespaceLimit: 1})
+	defer c.stop()
+	labelNamespace(t, a, "cps-limit", a)
+	labelNamespace(t, b, "cps-limit", a)
+	cps := &v1alpha1.ClusterPushSecret{
+		ObjectMeta: metav1.ObjectMeta{Name: "cps-" + a},
+		Spec: v1alpha1.ClusterPushSecretSpec{
+			NamespaceSelectors: []*metav1.LabelSelector{{MatchLabels: map[string]string{"cps-limit": a}}},
+			PushSecretSpec: v1alpha1.PushSecretSpec{
+				SecretStoreRefs: []v1alpha1.PushSecretStoreRef{{Name: "aws"}},
+				Selector:        v1alpha1.PushSecretSelector{Secret: &v1alpha1.PushSecretSecret{Name: "src"}},
+			},
+		},
+	}
+	if err := env.Client.Create(ctx, cps); err != nil {
+		t.Fatal(err)
+	}
+	defer deleteCPS(t, cps.Name, cps.Name, a, b)
+	cpsStatus(t, cps.Name, "too many namespaces", func(c *v1alpha1.ClusterPushSecret) bool {
+		cond := apimeta.FindStatusCondition(c.Status.Conditions, v1alpha1.ConditionReady)
+		return cond.Status == metav1.ConditionFalse && cond.Reason == v1alpha1.ReasonTooManyNamespaces
+	})
+	for _, ns := range []string{a, b} {
+		if pushChild(t, ns, cps.Name) != nil {
+			t.Errorf("a PushSecret in %s although the selectors match too many namespaces", ns)
+		}
+	}
 }
