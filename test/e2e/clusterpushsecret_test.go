@@ -11,6 +11,7 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
@@ -215,6 +216,19 @@ func TestClusterPushSecret_namespaces(t *testing.T) {
 	if v, _ := remoteValue(srv, remoteKey); v != canary("cps-"+winner) {
 		t.Errorf("the remote value changed")
 	}
+
+	// An edit to a PushSecret it controls is undone.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		ps := pushChild(t, winner, "push")
+		ps.Labels["tier"] = "edited"
+		return env.Client.Update(ctx, ps)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the edited PushSecret restored", func() bool {
+		ps := pushChild(t, winner, "push")
+		return ps != nil && ps.Labels["tier"] == "web"
+	})
 
 	// A PushSecret of that name it does not control is left untouched.
 	mine := &v1alpha1.PushSecret{ObjectMeta: metav1.ObjectMeta{Namespace: foreign, Name: "push"}, Spec: spec}
