@@ -111,3 +111,27 @@ func equalStrMap(a, b map[string]string) bool {
 	}
 	return true
 }
+
+// FuzzRewriteMerge: any values give a result or an error, never a panic,
+// and an error never quotes a value.
+func FuzzRewriteMerge(f *testing.F) {
+	f.Add([]byte(`{"a":"1"}`), []byte(`{"a":{"b":[1,null,true]}}`), uint8(0))
+	f.Add([]byte(`not json s3cr3t`), []byte(`[]`), uint8(3))
+	f.Fuzz(func(t *testing.T, a, b []byte, mode uint8) {
+		m := v1alpha1.ExternalSecretRewriteMerge{}
+		if mode&1 != 0 {
+			m.ConflictPolicy = v1alpha1.MergeConflictIgnore
+		}
+		if mode&2 != 0 {
+			m.Strategy, m.Into = v1alpha1.MergeStrategyJSON, "into"
+		}
+		if mode&4 != 0 {
+			m.Priority = []string{"b", "missing"}
+			m.PriorityPolicy = v1alpha1.MergePriorityIgnoreNotFound
+		}
+		_, err := rewriteMerge(m, map[string][]byte{"a": a, "b": b})
+		if err != nil && len(a) >= 8 && strings.Contains(err.Error(), string(a)) {
+			t.Fatalf("error quotes a value: %v", err)
+		}
+	})
+}

@@ -28,8 +28,8 @@ func newMigrateCommand(s *streams) *cobra.Command {
 		Short: "Convert Bitnami SealedSecrets and External Secrets Operator manifests to kseal.dev/v1alpha1",
 		Long: `Migrate rewrites, in place, the apiVersion of every bitnami.com/v1alpha1
 SealedSecret and every external-secrets.io ExternalSecret, SecretStore,
-ClusterSecretStore, ClusterExternalSecret (v1, v1beta1) and PushSecret
-(v1alpha1) in the given files and directories (*.yaml, *.yml, recursively) to
+ClusterSecretStore, ClusterExternalSecret (v1, v1beta1), PushSecret and
+ClusterPushSecret (v1alpha1) in the given files and directories (*.yaml, *.yml, recursively) to
 kseal.dev/v1alpha1. Nothing else changes: comments, order, quoting and every
 other document stay byte for byte. Each file is replaced atomically.
 

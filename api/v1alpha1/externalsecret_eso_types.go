@@ -219,10 +219,11 @@ type ExternalSecretRewriteTransform struct {
 // keys, then the keys of priority in the order given: a later value's field
 // overwrites an earlier one's, and such a clash fails the sync unless
 // conflictPolicy is Ignore.
-// +kubebuilder:validation:XValidation:rule="!has(self.strategy) || self.strategy != 'JSON' || (has(self.into) && size(self.into) > 0)",message="merge strategy JSON needs into: the key that holds the merged JSON"
+// +kubebuilder:validation:XValidation:rule="!has(self.strategy) || self.strategy != 'JSON' || has(self.into)",message="merge strategy JSON needs into: the key that holds the merged JSON"
 type ExternalSecretRewriteMerge struct {
 	// Into is the key that receives the merged JSON (strategy JSON; it
 	// replaces a key of that name). Ignored by strategy Extract.
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	Into string `json:"into,omitempty"`
@@ -271,6 +272,7 @@ const (
 
 // MergeStrategy is where merged fields go.
 // +kubebuilder:validation:Enum=Extract;JSON
+// +kubebuilder:validation:MaxLength=16
 type MergeStrategy string
 
 // Merge strategies.

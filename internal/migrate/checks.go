@@ -20,7 +20,9 @@ func Check(doc int, kind string, obj map[string]any) []Problem {
 	case "ClusterExternalSecret":
 		c.externalSecret("spec.externalSecretSpec", asMap(spec["externalSecretSpec"]))
 	case "PushSecret":
-		c.pushSecret(spec)
+		c.pushSecret("spec", spec)
+	case "ClusterPushSecret":
+		c.pushSecret("spec.pushSecretSpec", asMap(spec["pushSecretSpec"]))
 	}
 	sort.SliceStable(c.out, func(i, j int) bool { return c.out[i].Field < c.out[j].Field })
 	return c.out
@@ -116,26 +118,26 @@ func (c *checker) generator(field string, entry map[string]any) {
 	c.add(field+".sourceRef.generatorRef", fmt.Sprintf("generator %s: kseal does not run ESO's generators (a Password generator is being added): fetch the value from a store", kind))
 }
 
-func (c *checker) pushSecret(spec map[string]any) {
+func (c *checker) pushSecret(path string, spec map[string]any) {
 	for field, why := range map[string]string{
 		"dataTo":   "dataTo is not supported by kseal: list each key in data",
 		"template": "template is not supported by kseal on PushSecret: template the source Secret instead",
 	} {
 		if spec[field] != nil {
-			c.add("spec."+field, why)
+			c.add(path+"."+field, why)
 		}
 	}
 	if asMap(spec["selector"])["generatorRef"] != nil {
-		c.add("spec.selector.generatorRef", "not supported by kseal: push a Secret")
+		c.add(path+".selector.generatorRef", "not supported by kseal: push a Secret")
 	}
 	for i, r := range asList(spec["secretStoreRefs"]) {
 		if asMap(r)["labelSelector"] != nil {
-			c.add(fmt.Sprintf("spec.secretStoreRefs[%d].labelSelector", i), "not supported by kseal: name each store")
+			c.add(fmt.Sprintf("%s.secretStoreRefs[%d].labelSelector", path, i), "not supported by kseal: name each store")
 		}
 	}
 	for i, d := range asList(spec["data"]) {
 		if asMap(d)["metadata"] != nil {
-			c.add(fmt.Sprintf("spec.data[%d].metadata", i), "not supported by kseal: remote secrets get kseal's ownership tags only")
+			c.add(fmt.Sprintf("%s.data[%d].metadata", path, i), "not supported by kseal: remote secrets get kseal's ownership tags only")
 		}
 	}
 }

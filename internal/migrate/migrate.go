@@ -1,7 +1,7 @@
 // Package migrate converts manifests of Bitnami sealed-secrets
 // (bitnami.com/v1alpha1 SealedSecret) and External Secrets Operator
 // (external-secrets.io/v1 and v1beta1 ExternalSecret, SecretStore,
-// ClusterSecretStore, ClusterExternalSecret; v1alpha1 PushSecret) to
+// ClusterSecretStore, ClusterExternalSecret; v1alpha1 PushSecret, ClusterPushSecret) to
 // kseal.dev/v1alpha1. Start with [Rewrite]: it changes only the apiVersion
 // value of the documents it converts and leaves every other byte of the
 // input — comments, order, other documents, separators — as it was, and it
@@ -28,7 +28,7 @@ var convertible = map[string]map[string]bool{
 	"bitnami.com/v1alpha1":         {"SealedSecret": true},
 	"external-secrets.io/v1":       {"ExternalSecret": true, "SecretStore": true, "ClusterSecretStore": true, "ClusterExternalSecret": true},
 	"external-secrets.io/v1beta1":  {"ExternalSecret": true, "SecretStore": true, "ClusterSecretStore": true, "ClusterExternalSecret": true},
-	"external-secrets.io/v1alpha1": {"PushSecret": true},
+	"external-secrets.io/v1alpha1": {"PushSecret": true, "ClusterPushSecret": true},
 }
 
 // Problem is something in one document that kseal would refuse, or that
@@ -163,10 +163,8 @@ func cutSlash(s string) (string, string, bool) {
 
 func unsupportedKind(apiVersion, kind string) string {
 	switch kind {
-	case "ClusterPushSecret":
-		return "ClusterPushSecret is not supported by kseal: write one PushSecret per namespace; left as it is"
-	case "PushSecret":
-		return "PushSecret is external-secrets.io/v1alpha1 (kseal converts that version); left as it is"
+	case "PushSecret", "ClusterPushSecret":
+		return kind + " is external-secrets.io/v1alpha1 (kseal converts that version); left as it is"
 	}
 	return fmt.Sprintf("%s %s has no kseal equivalent: left as it is", apiVersion, kind)
 }

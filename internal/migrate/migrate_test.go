@@ -80,7 +80,7 @@ spec:
 		{"vault ldap and aws session tags", "apiVersion: external-secrets.io/v1\nkind: SecretStore\nspec:\n  controller: dev\n  provider:\n    vault: {auth: {ldap: {}}}\n", 1,
 			[]string{"spec.controller", "spec.provider.vault.auth.ldap: not supported by kseal: use userPass"}},
 		{"push secret", "apiVersion: external-secrets.io/v1alpha1\nkind: PushSecret\nspec:\n  dataTo: [{}]\n", 1, []string{"spec.dataTo"}},
-		{"cluster push secret", "apiVersion: external-secrets.io/v1alpha1\nkind: ClusterPushSecret\n", 0, []string{"ClusterPushSecret is not supported by kseal"}},
+		{"cluster push secret", "apiVersion: external-secrets.io/v1alpha1\nkind: ClusterPushSecret\nspec:\n  pushSecretSpec:\n    template: {}\n", 1, []string{"spec.pushSecretSpec.template"}},
 		{"generator kind", "apiVersion: generators.external-secrets.io/v1alpha1\nkind: Password\n", 0, []string{"has no kseal equivalent"}},
 		{"flow style", "{apiVersion: external-secrets.io/v1, kind: ExternalSecret}\n", 0, []string{"apiVersion is not on a top-level line"}},
 		{"not YAML", "apiVersion: external-secrets.io/v1\nkind: [\n", 0, []string{"document 1: not valid YAML"}},
