@@ -95,3 +95,18 @@ func TestInstallFallbackRoots_noSystemRoots(t *testing.T) {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
 }
+
+// FuzzFirstCABundleHasCert: any bundle content gives an answer, no panic.
+func FuzzFirstCABundleHasCert(f *testing.F) {
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"))
+	f.Add([]byte("not pem"))
+	f.Add([]byte{})
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "bundle.pem")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		firstCABundleHasCert([]string{p})
+	})
+}
