@@ -1,7 +1,9 @@
 package main
 
 import (
+	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -28,5 +30,46 @@ func TestDependencies_noSopsLibrary(t *testing.T) {
 		if strings.HasPrefix(p, "github.com/getsops/sops") {
 			t.Errorf("kseal-controller depends on %s: decrypt SOPS documents with crypto/sops, not the sops library", p)
 		}
+	}
+}
+
+// maxInitAlloc bounds what the init of each kseal package may allocate:
+// whatever a package builds at init (a compiled pattern, a table) stays on
+// the heap for the life of the controller.
+const maxInitAlloc = 128 << 10
+
+// TestInit_ksealPackagesAllocateLittle runs this test binary (which links
+// everything the controller does) with GODEBUG=inittrace=1 and checks that
+// no kseal package allocates more than maxInitAlloc at init, and that the
+// package that parses Mozilla's CA roots at init on every start is not
+// linked (installFallbackRoots parses them only without system roots).
+func TestInit_ksealPackagesAllocateLittle(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	seen := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		// init <package> @<t> ms, <t> ms clock, <n> bytes, <n> allocs
+		f := strings.Fields(line)
+		if len(f) < 11 || f[0] != "init" || f[8] != "bytes," {
+			continue
+		}
+		seen++
+		if f[1] == "golang.org/x/crypto/x509roots/fallback" {
+			t.Errorf("%s is linked: it parses every fallback CA root at init; use installFallbackRoots", f[1])
+		}
+		n, err := strconv.Atoi(f[7])
+		if err != nil {
+			t.Fatalf("init trace line %q: %v", line, err)
+		}
+		if strings.HasPrefix(f[1], "github.com/kseal-dev/kseal/") && n > maxInitAlloc {
+			t.Errorf("init of %s allocates %d bytes, more than %d (%s)", f[1], n, maxInitAlloc, line)
+		}
+	}
+	if seen < 100 {
+		t.Fatalf("only %d init trace lines in the output:\n%s", seen, out)
 	}
 }

@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	// CA roots used when the system has none (the scratch-based image).
-	_ "golang.org/x/crypto/x509roots/fallback"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -86,6 +84,7 @@ func run() error {
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	setGCPercent()
+	installFallbackRoots()
 	ctrl.Log.Info("starting kseal-controller", "version", build.Version, "commit", build.Commit, "go", build.GoVersion)
 
 	var cutoffTime time.Time

@@ -26,9 +26,20 @@ const (
 	findParallelism = 4
 )
 
-// filterValue is what ListSecrets accepts as a filter value; a leading "!"
-// would negate it. Values outside it are matched on this side only.
-var filterValue = regexp.MustCompile(`^[a-zA-Z0-9 :_@/+=.\-]{1,512}$`)
+// filterChars is what ListSecrets accepts in a filter value; a leading "!"
+// would negate it. Values outside it, or longer than maxFilterValue, are
+// matched on this side only. The length is checked apart: a bounded
+// repetition in the pattern would compile to one instruction per character
+// (0.5 MB of heap held for the life of the process).
+var filterChars = regexp.MustCompile(`^[a-zA-Z0-9 :_@/+=.\-]+$`)
+
+// maxFilterValue is the longest filter value ListSecrets accepts.
+const maxFilterValue = 512
+
+// isFilterValue reports whether ListSecrets accepts s as a filter value.
+func isFilterValue(s string) bool {
+	return len(s) <= maxFilterValue && filterChars.MatchString(s)
+}
 
 // listed is one secret found by ListSecrets.
 type listed struct {
@@ -82,7 +93,7 @@ func (p *Provider) list(ctx context.Context, q providers.Query) ([]listed, error
 // are filters beyond the limit; matches() checks everything anyway.
 func listFilters(q providers.Query) []types.Filter {
 	var fs []types.Filter
-	if filterValue.MatchString(q.Path) {
+	if isFilterValue(q.Path) {
 		fs = append(fs, types.Filter{Key: types.FilterNameStringTypeName, Values: []string{q.Path}})
 	}
 	keys := make([]string, 0, len(q.Tags))
@@ -91,10 +102,10 @@ func listFilters(q providers.Query) []types.Filter {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if filterValue.MatchString(k) && len(fs) < maxFilters {
+		if isFilterValue(k) && len(fs) < maxFilters {
 			fs = append(fs, types.Filter{Key: types.FilterNameStringTypeTagKey, Values: []string{k}})
 		}
-		if v := q.Tags[k]; filterValue.MatchString(v) && len(fs) < maxFilters {
+		if v := q.Tags[k]; isFilterValue(v) && len(fs) < maxFilters {
 			fs = append(fs, types.Filter{Key: types.FilterNameStringTypeTagValue, Values: []string{v}})
 		}
 	}

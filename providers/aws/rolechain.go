@@ -3,6 +3,8 @@ package aws
 import (
 	"regexp"
 	"slices"
+	"strings"
+	"unicode"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
@@ -42,10 +44,37 @@ const (
 )
 
 var (
-	roleARN    = regexp.MustCompile(`^arn:[a-z-]+:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
+	// roleARN is an IAM role ARN; its name (after ":role/", which the
+	// name's characters cannot contain) is at most maxRoleName characters,
+	// checked apart by isRoleARN (a bounded repetition would compile to
+	// one instruction per character).
+	roleARN    = regexp.MustCompile(`^arn:[a-z-]+:iam::[0-9]{12}:role/[\w+=,.@/-]+$`)
 	externalID = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
-	tagText    = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
 )
+
+// maxRoleName is the longest IAM role name (with its path) AWS accepts.
+const maxRoleName = 512
+
+// isRoleARN reports whether r is an IAM role ARN kseal may assume.
+func isRoleARN(r string) bool {
+	if len(r) > maxRoleARNBytes || !roleARN.MatchString(r) {
+		return false
+	}
+	return len(r)-(strings.Index(r, ":role/")+len(":role/")) <= maxRoleName
+}
+
+// isTagText reports whether s is made of what a session tag may hold:
+// letters, separators, numbers and _.:/=+-@ (a pattern of these Unicode
+// classes would hold 170 KB of compiled program for the life of the
+// process).
+func isTagText(s string) bool {
+	for _, r := range s {
+		if !unicode.IsLetter(r) && !unicode.Is(unicode.Z, r) && !unicode.IsNumber(r) && !strings.ContainsRune("_.:/=+-@", r) {
+			return false
+		}
+	}
+	return true
+}
 
 // checkChain validates the role chain before any call, with messages that
 // say what to change. ExternalID and tags without Role are refused: they
@@ -56,7 +85,7 @@ func (cfg Config) checkChain() error {
 		return configErrorf("%d additionalRoles, at most %d", len(c.AdditionalRoles), maxChainRoles)
 	}
 	for _, r := range append(slices.Clone(c.AdditionalRoles), cfg.Role, cfg.WebIdentityRole) {
-		if r != "" && (len(r) > maxRoleARNBytes || !roleARN.MatchString(r)) {
+		if r != "" && !isRoleARN(r) {
 			return configErrorf("role %q is not an IAM role ARN (arn:aws:iam::123456789012:role/name)", r)
 		}
 	}
@@ -78,7 +107,7 @@ func (cfg Config) checkChain() error {
 	}
 	keys := map[string]bool{}
 	for _, t := range c.SessionTags {
-		if t.Key == "" || len(t.Key) > maxTagKeyLen || len(t.Value) > maxTagValueLen || !tagText.MatchString(t.Key) || !tagText.MatchString(t.Value) {
+		if t.Key == "" || len(t.Key) > maxTagKeyLen || len(t.Value) > maxTagValueLen || !isTagText(t.Key) || !isTagText(t.Value) {
 			return configErrorf("session tag %q: keys of 1 to %d and values of up to %d letters, digits, spaces and _.:/=+-@", t.Key, maxTagKeyLen, maxTagValueLen)
 		}
 		keys[t.Key] = true

@@ -62,7 +62,10 @@ type CertAuth struct {
 const maxHeaders = 32
 
 var (
-	headerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,127}$`)
+	// headerName is an HTTP header name kseal forwards; at most
+	// maxHeaderName characters, checked apart by isHeaderName (a bounded
+	// repetition would compile to one instruction per character).
+	headerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]*$`)
 	// refusedHeaders are set by the provider or the HTTP stack.
 	refusedHeaders = map[string]bool{
 		"X-Vault-Token": true, "X-Vault-Namespace": true, "X-Vault-Index": true, "X-Vault-Inconsistent": true,
@@ -79,7 +82,7 @@ func (c Config) checkConnection() error {
 		return configErrorf("%d headers, at most %d", len(c.Headers), maxHeaders)
 	}
 	for k, v := range c.Headers {
-		if !headerName.MatchString(k) {
+		if !isHeaderName(k) {
 			return configErrorf("header name %q: letters, digits and dashes only", k)
 		}
 		if refusedHeaders[http.CanonicalHeaderKey(k)] {
@@ -146,11 +149,22 @@ func setNamespace(cl *api.Client, ns string) {
 	}
 }
 
-// validUsername keeps a username to one path segment of the login URL.
-var validUsername = regexp.MustCompile(`^[A-Za-z0-9@._+=,-]{1,256}$`)
+// validUsername keeps a username to one path segment of the login URL;
+// isUsername bounds its length apart (see headerName).
+var validUsername = regexp.MustCompile(`^[A-Za-z0-9@._+=,-]+$`)
+
+// Longest header name and userPass username kseal accepts.
+const (
+	maxHeaderName = 128
+	maxUsername   = 256
+)
+
+func isHeaderName(s string) bool { return len(s) <= maxHeaderName && headerName.MatchString(s) }
+
+func isUsername(s string) bool { return len(s) <= maxUsername && validUsername.MatchString(s) }
 
 func (u UserPassAuth) login() (*loginMethod, error) {
-	if !validUsername.MatchString(u.Username) || u.Username == "." || u.Username == ".." {
+	if !isUsername(u.Username) || u.Username == "." || u.Username == ".." {
 		return nil, configErrorf("userPass username %q: 1 to 256 letters, digits or @._+=,- characters", u.Username)
 	}
 	if u.Password == "" {

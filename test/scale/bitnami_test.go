@@ -176,6 +176,11 @@ func (h *harness) startBitnami(name string) (*controllerProc, error) {
 	if err != nil {
 		return nil, err
 	}
+	if h.bitnamiBinary == "" {
+		if h.bitnamiBinary, err = h.stageBinary(h.path(*flagBitnami), "bitnami-controller"); err != nil {
+			return nil, err
+		}
+	}
 	u, err := url.Parse(h.env.Config.Host)
 	if err != nil {
 		return nil, err
@@ -203,7 +208,7 @@ func (h *harness) startBitnami(name string) (*controllerProc, error) {
 	// exec keeps the process id, so /proc/<pid> measures the controller.
 	script := `mount -t tmpfs tmpfs /run && mkdir -p /run/secrets/kubernetes.io/serviceaccount &&
 cp "$SA_DIR"/* /run/secrets/kubernetes.io/serviceaccount/ && exec "$@"`
-	args := []string{"-m", "sh", "-c", script, "sh", h.path(*flagBitnami),
+	args := []string{"-m", "sh", "-c", script, "sh", h.bitnamiBinary,
 		"--kubeclient-qps=-1", "--key-renew-period=0", "--listen-addr=" + ports[0], "--listen-metrics-addr=" + ports[1]}
 	if os.Geteuid() != 0 {
 		args = append([]string{"-r"}, args...)

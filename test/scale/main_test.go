@@ -111,6 +111,9 @@ type harness struct {
 	// bitnamiCert is the certificate of the key Bitnami's controller made
 	// on its first run (-scale.bitnami only).
 	bitnamiCert []byte
+	// bitnamiBinary is the copy of -scale.bitnami the harness runs (see
+	// stageBinary).
+	bitnamiBinary string
 }
 
 var (
@@ -194,17 +197,18 @@ func start() (*harness, error) {
 	return h, nil
 }
 
-// controllerBinary returns -scale.controller, or builds the controller once
-// into the work directory.
+// controllerBinary returns a copy of -scale.controller, or builds the
+// controller once; either way it runs from a copy in the work directory
+// (see stageBinary).
 func (h *harness) controllerBinary() (string, error) {
 	if *flagController != "" {
 		p := h.path(*flagController)
 		if _, err := os.Stat(p); err != nil {
 			return "", fmt.Errorf("-scale.controller: %w", err)
 		}
-		return p, nil
+		return h.stageBinary(p, "kseal-controller")
 	}
-	out := filepath.Join(h.workDir, "kseal-controller")
+	out := filepath.Join(h.workDir, "kseal-controller.linked")
 	gobin, err := exec.LookPath("go")
 	if err != nil {
 		return "", fmt.Errorf("building the controller needs the go command (or pass -scale.controller): %w", err)
@@ -214,7 +218,7 @@ func (h *harness) controllerBinary() (string, error) {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/kseal-controller: %w\n%s", err, b)
 	}
-	return out, nil
+	return h.stageBinary(out, "kseal-controller")
 }
 
 // makeKeys runs the controller once on an empty cluster: it makes the key
