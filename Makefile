@@ -149,6 +149,10 @@ bench-reload: build envtest
 ## SCALE_BITNAMI=0 leaves Bitnami's controller out.
 ## SCALE_ARGS: extra controller flags; SCALE_FLAGS: extra harness flags
 ## (-scale.perf=DIR, -scale.heap=DIR, -scale.env=..., see test/scale).
+## The optional large size, 20,000 v2 SealedSecrets alone (cold start,
+## restart, the targets for that size; 10-30 minutes, mostly creating the
+## objects), report in bin/scale-20000.md, chart left alone:
+##   make bench-scale SCALE_N=20000 SCALE_ES=0 SCALE_BITNAMI=0 SCALE_FLAGS="-scale.formats=v2 -scale.mixed=false -scale.phase-timeout=45m -scale.report=bin/scale-20000.md -scale.png="
 SCALE_N ?= 100,1000,5000
 SCALE_ES ?= 1000
 SCALE_ARGS ?=

@@ -25,14 +25,17 @@ import (
 // so they hold only what a reconcile reads:
 //
 //   - SealedSecrets and SopsSecrets without their ciphertexts: the cached
-//     copy keeps the metadata, template, status and (for patch mode) the
-//     item names, plus the fingerprint of the full object, which is all
-//     "is the Secret up to date" needs. The ciphertexts are read from the
+//     copy keeps the metadata, template metadata, status and (for patch
+//     mode) the item names and template data, plus the fingerprint of the
+//     full object, which is all "is the Secret up to date" needs. The ciphertexts are read from the
 //     API server when something must be decrypted.
-//   - Secrets only when kseal wrote them (LabelWrittenBy). Any other Secret a
-//     reconcile reads (a Secret written before the label existed, one patched
-//     in patch mode or by an ExternalSecret's Merge policy, a store's
-//     credentials) is read from the API server, through secretClient.
+//   - Secrets only when kseal wrote them (LabelWrittenBy), and without their
+//     data: the cached copy keeps the metadata and the digest of the data
+//     (secretTransform), which is all "is the Secret intact" needs. Any
+//     other Secret a reconcile reads (a Secret written before the label
+//     existed, one patched in patch mode or by an ExternalSecret's Merge
+//     policy, a store's credentials), and any Secret whose data is read, is
+//     read from the API server, through secretClient.
 //   - Key Secrets in a cache of their own (newKeyCache), namespaced to the
 //     key namespaces.
 //
@@ -66,7 +69,7 @@ func CacheOptions(base cache.Options) cache.Options {
 		base.ByObject = map[client.Object]cache.ByObject{}
 	}
 	written, _ := labels.NewRequirement(LabelWrittenBy, selection.Exists, nil)
-	base.ByObject[&corev1.Secret{}] = cache.ByObject{Label: labels.NewSelector().Add(*written)}
+	base.ByObject[&corev1.Secret{}] = cache.ByObject{Label: labels.NewSelector().Add(*written), Transform: secretTransform}
 	base.ByObject[&v1alpha1.SealedSecret{}] = cache.ByObject{Transform: sealedSecretTransform}
 	base.ByObject[&v1alpha1.SopsSecret{}] = cache.ByObject{Transform: sopsSecretTransform}
 	return base
@@ -76,15 +79,23 @@ func CacheOptions(base cache.Options) cache.Options {
 func sealedSecretTransform(obj any) (any, error) {
 	obj, _ = CacheTransform(obj)
 	ss, ok := obj.(*v1alpha1.SealedSecret)
-	if !ok {
+	if !ok || isCachedCopy(ss) {
 		return obj, nil
 	}
 	hash := sealedHash(ss)
-	names := make(map[string]string, len(ss.Spec.EncryptedData))
-	for k := range ss.Spec.EncryptedData {
-		names[k] = ""
+	if isPatchMode(ss) {
+		// Patch mode checks the Secret's keys of the SealedSecret
+		// (sealedSecretInput): the item names stay.
+		names := make(map[string]string, len(ss.Spec.EncryptedData))
+		for k := range ss.Spec.EncryptedData {
+			names[k] = ""
+		}
+		ss.Spec.EncryptedData = names
+	} else {
+		// Otherwise nothing reads the spec before the object is read
+		// whole to be decrypted: the fingerprint stands for it.
+		ss.Spec.EncryptedData, ss.Spec.Template.Data = nil, nil
 	}
-	ss.Spec.EncryptedData = names
 	setCachedHash(ss, hash)
 	return ss, nil
 }
@@ -93,13 +104,39 @@ func sealedSecretTransform(obj any) (any, error) {
 func sopsSecretTransform(obj any) (any, error) {
 	obj, _ = CacheTransform(obj)
 	s, ok := obj.(*v1alpha1.SopsSecret)
-	if !ok {
+	if !ok || isCachedCopy(s) {
 		return obj, nil
 	}
 	hash := sopsHash(s)
 	s.Spec.Sops = ""
 	setCachedHash(s, hash)
 	return s, nil
+}
+
+// secretTransform keeps a Secret without its data: the digest of the data
+// (dataHash over every key) takes its place. The transform runs on every
+// watch event, so an edit of the data changes the digest the cache holds;
+// a user's annotation of the same name is overwritten (and could not carry
+// the process's mark anyway).
+func secretTransform(obj any) (any, error) {
+	obj, _ = CacheTransform(obj)
+	s, ok := obj.(*corev1.Secret)
+	if !ok || isCachedCopy(s) {
+		return obj, nil
+	}
+	digest := dataHash(s, nil)
+	s.Data, s.StringData = nil, nil
+	setCachedHash(s, digest)
+	return s, nil
+}
+
+// isCachedCopy reports whether a transform already made o the cache's
+// copy. client-go may hand an object to the transform twice (the
+// watch-list's store, then the informer's queue), so the transforms must
+// be idempotent: a second pass would fingerprint the stripped copy.
+func isCachedCopy(o client.Object) bool {
+	_, ok := cachedHash(o)
+	return ok
 }
 
 func setCachedHash(o client.Object, hash string) {
@@ -125,17 +162,89 @@ type secretClient struct {
 	api client.Reader
 }
 
-// Get implements client.Reader.
+// Get implements client.Reader. A Secret comes with its data: one the
+// cache holds without it is read from the API server.
 func (c secretClient) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-	err := c.Client.Get(ctx, key, obj, opts...)
-	if _, ok := obj.(*corev1.Secret); !ok || !apierrors.IsNotFound(err) {
+	s, ok := obj.(*corev1.Secret)
+	if !ok {
+		return c.Client.Get(ctx, key, obj, opts...)
+	}
+	if err := c.getSecretMeta(ctx, key, s); err != nil {
 		return err
 	}
-	if err := c.api.Get(ctx, key, obj, opts...); err != nil {
+	if _, stripped := cachedHash(s); !stripped {
+		return nil
+	}
+	*s = corev1.Secret{}
+	return c.getAPI(ctx, key, s)
+}
+
+// getSecretMeta reads a Secret as the cache holds it (metadata and the
+// digest of the data, see secretTransform), or whole from the API server
+// when the cache does not hold it.
+func (c secretClient) getSecretMeta(ctx context.Context, key client.ObjectKey, s *corev1.Secret) error {
+	err := c.Client.Get(ctx, key, s)
+	if !apierrors.IsNotFound(err) {
 		return err
 	}
-	_, _ = CacheTransform(obj)
+	return c.getAPI(ctx, key, s)
+}
+
+func (c secretClient) getAPI(ctx context.Context, key client.ObjectKey, s *corev1.Secret) error {
+	if err := c.api.Get(ctx, key, s); err != nil {
+		return err
+	}
+	_, _ = CacheTransform(s)
 	return nil
+}
+
+// secretLookup says how a reconciler reads its target Secret.
+type secretLookup int
+
+const (
+	// lookupData: the Secret with its data.
+	lookupData secretLookup = iota
+	// lookupMeta: the cache's copy without data will do (dataIntact
+	// understands it); a Secret the cache does not hold is read from the
+	// API server.
+	lookupMeta
+	// lookupCached: as lookupMeta, but a Secret the cache does not hold is
+	// taken as absent, saving a read that finds nothing. For objects kseal
+	// has not reconciled yet, whose Secret normally does not exist: a
+	// create that finds one anyway must look again with lookupMeta.
+	lookupCached
+)
+
+// getSecret reads the Secret key into s as how says; with c a plain client
+// it is c.Get.
+func getSecret(ctx context.Context, c client.Reader, key client.ObjectKey, s *corev1.Secret, how secretLookup) error {
+	sc, ok := c.(secretClient)
+	switch {
+	case !ok || how == lookupData:
+		return c.Get(ctx, key, s)
+	case how == lookupCached:
+		return sc.Client.Get(ctx, key, s)
+	}
+	return sc.getSecretMeta(ctx, key, s)
+}
+
+// withData returns s with its data: s itself when it has it, else s read
+// from the API server through c (secretClient.Get).
+func withData(ctx context.Context, c client.Reader, s *corev1.Secret) (*corev1.Secret, error) {
+	if s == nil {
+		return nil, nil
+	}
+	if _, stripped := cachedHash(s); !stripped {
+		return s, nil
+	}
+	full := &corev1.Secret{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(s), full); err != nil {
+		return nil, fmt.Errorf("read Secret %s/%s: %w", s.Namespace, s.Name, err)
+	}
+	if _, stripped := cachedHash(full); stripped {
+		return nil, fmt.Errorf("read Secret %s/%s: only the cache's copy without data is available", s.Namespace, s.Name)
+	}
+	return full, nil
 }
 
 // keyCache is the key Secrets' own cache. GetCache makes the manager start

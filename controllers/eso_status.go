@@ -36,6 +36,9 @@ func esoResourceVersion(m *metav1.ObjectMeta) string {
 // esoIntact reports whether a Secret that kseal never wrote still holds the
 // data ESO recorded in its data hash (nobody edited it since).
 func esoIntact(s *corev1.Secret) bool {
+	if _, stripped := cachedHash(s); stripped {
+		return false // kseal wrote it (only those are cached): not ESO's write
+	}
 	h := s.Annotations[esov1.AnnotationDataHash]
 	return s.Annotations[AnnotationDataHash] == "" && s.Labels[esov1.LabelManaged] == "true" && h != "" && h == esoObjectHash(s.Data)
 }
@@ -47,7 +50,7 @@ func esoIntact(s *corev1.Secret) bool {
 // Secret keeps ESO's bookkeeping until its data changes.
 func secretWrittenByESO(in policyInput) (action, string, string, bool) {
 	l, s := in.legacy, in.secret
-	if !in.eso || l == nil || s.Annotations[AnnotationSealedHash] != "" || s.Labels[esov1.LabelManaged] != "true" {
+	if _, stripped := cachedHash(s); stripped || !in.eso || l == nil || s.Annotations[AnnotationSealedHash] != "" || s.Labels[esov1.LabelManaged] != "true" {
 		return 0, "", "", false
 	}
 	if dataHash(s, in.keys) != l.dataHash || !ownerCurrent(in) || !subset(l.labels, s.Labels) || !subset(l.annotations, s.Annotations) {

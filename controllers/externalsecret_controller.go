@@ -289,7 +289,14 @@ func classify(err error) error {
 
 func (r *externalSecretReconciler) targetSecret(ctx context.Context, es *v1alpha1.ExternalSecret) (*corev1.Secret, error) {
 	s := &corev1.Secret{}
-	err := r.Get(ctx, client.ObjectKey{Namespace: es.Namespace, Name: targetName(es)}, s)
+	// Merge compares and keeps the keys kseal does not manage, so it needs
+	// the data; otherwise the cache's copy without data will do (see
+	// currentSecret).
+	how := lookupMeta
+	if creationPolicy(es) == v1alpha1.CreationPolicyMerge {
+		how = lookupData
+	}
+	err := getSecret(ctx, r.Client, client.ObjectKey{Namespace: es.Namespace, Name: targetName(es)}, s, how)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}

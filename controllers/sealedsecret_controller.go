@@ -112,7 +112,29 @@ type sealedSource struct {
 
 // reconcileSealed is reconcile for ss coming from src.
 func (r *sealedSecretReconciler) reconcileSealed(ctx context.Context, ss *v1alpha1.SealedSecret, src sealedSource) (reconcile.Result, error) {
-	secret, err := currentSecret(ctx, r.Client, ss)
+	return r.reconcileLookup(ctx, ss, src, sealedLookup(ss, src))
+}
+
+// sealedLookup is how reconcileSealed first reads the Secret of ss. Patch
+// mode compares only its own keys, which the cache's digest does not
+// cover, and merges into a Secret that usually exists. A SealedSecret of
+// kseal's own kind without any condition has never been reconciled: its
+// Secret normally does not exist yet, so a cold start does not read
+// thousands of absent Secrets from the API server (the create finds one
+// that does exist).
+func sealedLookup(ss *v1alpha1.SealedSecret, src sealedSource) secretLookup {
+	switch {
+	case isPatchMode(ss):
+		return lookupData
+	case src.owner == nil && len(ss.Status.Conditions) == 0:
+		return lookupCached
+	}
+	return lookupMeta
+}
+
+// reconcileLookup is reconcileSealed with the Secret read as how says.
+func (r *sealedSecretReconciler) reconcileLookup(ctx context.Context, ss *v1alpha1.SealedSecret, src sealedSource, how secretLookup) (reconcile.Result, error) {
+	secret, err := currentSecret(ctx, r.Client, ss, how)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
@@ -159,6 +181,10 @@ func (r *sealedSecretReconciler) reconcileSealed(ctx context.Context, ss *v1alph
 		return fail(ss, terminal(reason, err), 0)
 	}
 	if err := writeTargetSecret(ctx, r.Client, owner, in, desired, keyName, act, r.reload); err != nil {
+		if how == lookupCached && apierrors.IsAlreadyExists(err) {
+			// A Secret the cache does not hold: decide again with it.
+			return r.reconcileLookup(ctx, ss, src, lookupMeta)
+		}
 		return fail(ss, retryable(v1alpha1.ReasonProgressing, fmt.Errorf("writing the Secret failed: %w", err)), 0)
 	}
 	wasReady := isReady(ss)
@@ -192,10 +218,12 @@ func awaitKeys(ctx context.Context, ready <-chan struct{}, have func() bool) boo
 	return have()
 }
 
-// currentSecret returns the target Secret, or nil when it does not exist.
-func currentSecret(ctx context.Context, c client.Client, owner client.Object) (*corev1.Secret, error) {
+// currentSecret returns the target Secret, or nil when it does not exist
+// (see secretLookup: it may be the cache's copy without data, enough to
+// decide whether it is up to date; writeTargetSecret reads the rest).
+func currentSecret(ctx context.Context, c client.Client, owner client.Object, how secretLookup) (*corev1.Secret, error) {
 	secret := &corev1.Secret{}
-	err := c.Get(ctx, client.ObjectKeyFromObject(owner), secret)
+	err := getSecret(ctx, c, client.ObjectKeyFromObject(owner), secret, how)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}

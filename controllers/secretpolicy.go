@@ -204,9 +204,15 @@ func subset(want, have map[string]string) bool {
 }
 
 // dataIntact reports whether the data kseal recorded (only keys, when
-// given) is still in the Secret.
+// given) is still in the Secret. For the cache's copy without data
+// (secretTransform) it compares the digest the cache took of the data as
+// the API server last sent it; that digest covers every key, so only
+// keys == nil can be decided from it.
 func dataIntact(s *corev1.Secret, keys []string) bool {
 	h := s.Annotations[AnnotationDataHash]
+	if digest, stripped := cachedHash(s); stripped {
+		return keys == nil && h != "" && h == digest
+	}
 	return h != "" && h == dataHash(s, keys)
 }
 

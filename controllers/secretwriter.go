@@ -26,6 +26,14 @@ import (
 // workloads that use the Secret (nil: rollout restarts are off).
 func writeTargetSecret(ctx context.Context, c client.Client, owner client.Object, in policyInput, desired *corev1.Secret, keyName string, act action, reload *reloader) error {
 	current := in.secret
+	if act != actionCreate {
+		// The cache's copy has no data: patch mode merges into the
+		// current data, and a rollout restart compares it.
+		var err error
+		if current, err = withData(ctx, c, current); err != nil {
+			return err
+		}
+	}
 	var target *corev1.Secret
 	if act == actionCreate {
 		target = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: in.name, Namespace: owner.GetNamespace()}}

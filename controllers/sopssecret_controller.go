@@ -80,7 +80,7 @@ func (r *sopsSecretReconciler) reconcile(ctx context.Context, obj *v1alpha1.Sops
 		setWaiting(obj, "waiting for the controller's keys to load")
 		return reconcile.Result{RequeueAfter: time.Second}, nil
 	}
-	secret, err := currentSecret(ctx, r.Client, obj)
+	secret, err := currentSecret(ctx, r.Client, obj, lookupMeta)
 	if err != nil {
 		return reconcile.Result{}, err
 	}

@@ -1,6 +1,7 @@
 package scale
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -255,8 +257,33 @@ func (h *harness) cleanup(t *testing.T, ns string) {
 	for _, obj := range []client.Object{
 		&v1alpha1.SealedSecret{}, &v1alpha1.ExternalSecret{}, &v1alpha1.SecretStore{}, &corev1.Secret{}, &corev1.Event{},
 	} {
-		if err := h.env.Client.DeleteAllOf(ctx, obj, client.InNamespace(ns)); err != nil {
+		if err := deleteAll(h.env.Client, obj, ns); err != nil {
 			t.Errorf("delete %T in %s: %v", obj, ns, err)
 		}
 	}
+}
+
+// cleanupTries bounds the deletecollection calls of one kind: at 20,000
+// objects on a loaded machine one call can outlast the API server's
+// request timeout (a timeout status, or the HTTP/2 stream reset), and the
+// next one goes on where it stopped.
+const cleanupTries = 10
+
+// deleteAll deletes every obj-kind object in ns, calling again while the
+// API server times out or the connection breaks.
+func deleteAll(c client.Client, obj client.Object, ns string) error {
+	var err error
+	for range cleanupTries {
+		if err = c.DeleteAllOf(ctx, obj, client.InNamespace(ns)); !cleanupRetryable(err) {
+			return err
+		}
+	}
+	return err
+}
+
+// cleanupRetryable: a timeout, throttling, or an error without an API
+// status (the request did not get an answer).
+func cleanupRetryable(err error) bool {
+	var status apierrors.APIStatus
+	return err != nil && (apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || apierrors.IsTooManyRequests(err) || !errors.As(err, &status))
 }
