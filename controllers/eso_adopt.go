@@ -170,6 +170,13 @@ func setupAdoptedExternalSecrets(mgr ctrl.Manager, opts Options, base *externalS
 		if err := esoStopped(context.Background(), mgr.GetAPIReader(), ns); err != nil {
 			return err
 		}
+		every := opts.ESORecheckInterval
+		if every <= 0 {
+			every = DefaultESORecheckInterval
+		}
+		if err := mgr.Add(esoWatch{reader: mgr.GetAPIReader(), namespace: ns, interval: every}); err != nil {
+			return err
+		}
 	}
 	providers := newProviderCache(base.Client, builder.build)
 	creds, err := setupESOCredentialWatch(mgr)
