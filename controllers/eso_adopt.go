@@ -138,6 +138,9 @@ func (r esoStoreReader) Get(ctx context.Context, key client.ObjectKey, obj clien
 		if err := r.c.Get(ctx, key, &css, opts...); err != nil {
 			return err
 		}
+		if err := esoConditionsBounded(css.Spec.Conditions); err != nil {
+			return err
+		}
 		o.ObjectMeta, o.Spec = css.ObjectMeta, css.Spec
 		r.endpoints.apply(&o.Spec)
 		return nil
@@ -157,6 +160,29 @@ func (r esoStoreReader) List(ctx context.Context, list client.ObjectList, opts .
 	return r.c.List(ctx, list, opts...)
 }
 
+// Bounds of a ClusterSecretStore's namespaceRegexes: kseal's CRD enforces
+// them, ESO's does not, so they are checked when ESO's store is read.
+const (
+	maxNamespaceRegexes     = 16
+	maxNamespaceRegexLength = 256
+)
+
+// esoConditionsBounded refuses ESO ClusterSecretStore conditions beyond
+// kseal's bounds, before any regular expression is compiled.
+func esoConditionsBounded(conds []v1alpha1.ClusterSecretStoreCondition) error {
+	for i, c := range conds {
+		if len(c.NamespaceRegexes) > maxNamespaceRegexes {
+			return terminal(v1alpha1.ReasonInvalidSpec, fmt.Errorf("ClusterSecretStore conditions[%d].namespaceRegexes has %d entries, more than the %d kseal accepts: merge them", i, len(c.NamespaceRegexes), maxNamespaceRegexes))
+		}
+		for j, re := range c.NamespaceRegexes {
+			if len(re) > maxNamespaceRegexLength {
+				return terminal(v1alpha1.ReasonInvalidSpec, fmt.Errorf("ClusterSecretStore conditions[%d].namespaceRegexes[%d] is longer than the %d characters kseal accepts", i, j, maxNamespaceRegexLength))
+			}
+		}
+	}
+	return nil
+}
+
 // setupAdoptedExternalSecrets registers the reconcilers of ESO's
 // ExternalSecrets, SecretStores and ClusterSecretStores. They have their own
 // provider cache (a kseal store and an ESO store of one name are different
@@ -168,6 +194,13 @@ func setupAdoptedExternalSecrets(mgr ctrl.Manager, opts Options, base *externalS
 			ns = DefaultESONamespace
 		}
 		if err := esoStopped(context.Background(), mgr.GetAPIReader(), ns); err != nil {
+			return err
+		}
+		every := opts.ESORecheckInterval
+		if every <= 0 {
+			every = DefaultESORecheckInterval
+		}
+		if err := mgr.Add(esoWatch{reader: mgr.GetAPIReader(), namespace: ns, interval: every}); err != nil {
 			return err
 		}
 	}

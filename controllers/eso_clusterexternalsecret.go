@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,6 +23,12 @@ import (
 // esoCESOwnerIndex indexes ESO's ExternalSecrets by the ESO
 // ClusterExternalSecret that controls them.
 const esoCESOwnerIndex = "kseal.dev/eso-clusterexternalsecret-owner"
+
+// The bounds of kseal's ClusterExternalSecret CRD, applied to ESO's.
+const (
+	maxCESSelectors  = 50
+	maxCESNamespaces = 1000
+)
 
 // The ClusterExternalSecret reconciler's hooks: kseal's kinds, or (eso)
 // External Secrets Operator's. ESO's ClusterExternalSecret controls the
@@ -146,7 +153,15 @@ func (r *esoClusterExternalSecretReconciler) Reconcile(ctx context.Context, req 
 	}
 	base := eso.DeepCopy()
 	ces := cesFromESO(eso)
-	res, err := r.inner.provision(ctx, ces)
+	var res reconcile.Result
+	var err error
+	if n, m := len(ces.Spec.NamespaceSelectors), len(ces.Spec.Namespaces); n > maxCESSelectors || m > maxCESNamespaces {
+		// kseal's CRD bounds these, ESO's does not: refused before any list.
+		res, err = fail(ces, terminal(v1alpha1.ReasonInvalidSpec, fmt.Errorf(
+			"%d namespaceSelectors and %d namespaces; kseal accepts at most %d and %d: split the ClusterExternalSecret", n, m, maxCESSelectors, maxCESNamespaces)), 0)
+	} else {
+		res, err = r.inner.provision(ctx, ces)
+	}
 	cesStatusToESO(eso, ces)
 	if perr := patchStatus(ctx, r.inner.Client, base, eso); perr != nil && err == nil {
 		err = perr

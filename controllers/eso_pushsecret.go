@@ -138,12 +138,34 @@ func (r *esoPushSecretReconciler) Reconcile(ctx context.Context, req reconcile.R
 	}
 	base := eso.DeepCopy()
 	before := ps.DeepCopy()
-	res, err := r.inner.reconcile(ctx, ps)
+	var res reconcile.Result
+	var err error
+	if berr := esoPushBounded(&ps.Spec); berr != nil {
+		res, err = r.inner.failed(ps, berr, pushRefreshInterval(ps))
+	} else {
+		res, err = r.inner.reconcile(ctx, ps)
+	}
 	r.toESO(eso, before, ps)
 	if perr := patchStatus(ctx, r.inner.Client, base, eso); perr != nil && err == nil {
 		err = perr
 	}
 	return res, err
+}
+
+// Bounds kseal's PushSecret CRD enforces and ESO's does not: checked
+// before any work.
+const (
+	maxPushData      = 100
+	maxPushStoreRefs = 10
+)
+
+// esoPushBounded refuses an ESO PushSecret beyond kseal's bounds.
+func esoPushBounded(spec *v1alpha1.PushSecretSpec) error {
+	if len(spec.Data) > maxPushData || len(spec.SecretStoreRefs) > maxPushStoreRefs {
+		return terminal(v1alpha1.ReasonInvalidSpec, fmt.Errorf("the PushSecret has %d data entries and %d secretStoreRefs; kseal pushes at most %d and %d: split it",
+			len(spec.Data), len(spec.SecretStoreRefs), maxPushData, maxPushStoreRefs))
+	}
+	return nil
 }
 
 // fromESO is kseal's view of ESO's PushSecret (see the type's comment for

@@ -11,6 +11,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // What shows that External Secrets Operator's controller still runs: its
@@ -30,9 +31,9 @@ const DefaultESONamespace = "external-secrets"
 // esoStopped returns an error naming every sign that ESO's controller
 // still runs in namespace, so kseal does not start reconciling ESO's
 // objects while ESO does too (two controllers would fight over every
-// Secret). It reads the API server directly, once, at start, and only in
+// Secret). It reads the API server directly, at start, and only in
 // that namespace (Deployments hold pod specs: kseal needs no cluster-wide
-// read of them).
+// read of them); esoWatch repeats it while kseal runs.
 func esoStopped(ctx context.Context, c client.Reader, namespace string) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -62,10 +63,51 @@ func esoStopped(ctx context.Context, c client.Reader, namespace string) error {
 		}
 	}
 	if len(running) > 0 {
-		return errors.New("External Secrets Operator's controller still runs, so kseal does not take over its objects (two controllers would fight over every Secret): " +
-			strings.Join(running, "; ") + "; stop it first, or pass --adopt-ignore-running if these are stale")
+		return fmt.Errorf("%w, so kseal does not take over its objects (two controllers would fight over every Secret): %s; stop it first, or pass --adopt-ignore-running if these are stale",
+			errESORunning, strings.Join(running, "; "))
 	}
 	return nil
+}
+
+// errESORunning is wrapped by esoStopped's error when ESO's controller runs
+// (not when the check itself failed).
+var errESORunning = errors.New("External Secrets Operator's controller still runs")
+
+// DefaultESORecheckInterval is how often a running takeover checks again
+// that ESO's controller is stopped.
+const DefaultESORecheckInterval = time.Minute
+
+// esoWatch checks, every interval while kseal reconciles ESO's objects, that
+// ESO's controller has not been started again (a scaled-up Deployment, a
+// held Lease): then it stops the manager with esoStopped's error, so that
+// the two never fight over the Secrets; restarted, kseal refuses to take
+// over until ESO is stopped. A check that cannot read is logged and tried
+// again. Two namespaced lists a minute.
+type esoWatch struct {
+	reader    client.Reader
+	namespace string
+	interval  time.Duration
+}
+
+// Start runs the checks until ctx ends.
+func (w esoWatch) Start(ctx context.Context) error {
+	t := time.NewTicker(w.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		err := esoStopped(ctx, w.reader, w.namespace)
+		if errors.Is(err, errESORunning) {
+			logf.FromContext(ctx).Error(err, "stopping: External Secrets Operator's controller was started again while kseal reconciles its objects")
+			return err
+		}
+		if err != nil && ctx.Err() == nil {
+			logf.FromContext(ctx).Error(err, "checking that External Secrets Operator is stopped")
+		}
+	}
 }
 
 // leaseHeld: a holder renewed the lease within its duration.

@@ -75,6 +75,10 @@ type Options struct {
 	// AdoptIgnoreRunning takes over even while the other controller still
 	// runs (--adopt-ignore-running).
 	AdoptIgnoreRunning bool
+	// ESORecheckInterval is how often a takeover of ESO's objects checks
+	// again that ESO's controller is stopped (0: a minute); it stops the
+	// controller when ESO runs again. Not with AdoptIgnoreRunning.
+	ESORecheckInterval time.Duration
 	// ESOEndpoints are the AWS endpoints ESO's controller took from its
 	// environment, applied to the ESO stores taken over.
 	ESOEndpoints ESOEndpoints

@@ -18,6 +18,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -94,6 +95,13 @@ type controller struct {
 // free loopback port, and waits until its keys are loaded.
 func startController(t testing.TB, opts controllers.Options) *controller {
 	t.Helper()
+	return startControllerAs(t, env.Config, opts)
+}
+
+// startControllerAs is startController with the controller talking to the
+// API server as cfg's user (for tests of its RBAC rules).
+func startControllerAs(t testing.TB, cfg *rest.Config, opts controllers.Options) *controller {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +119,7 @@ func startController(t testing.TB, opts controllers.Options) *controller {
 		}
 		opts.WatchNamespaces = append(opts.WatchNamespaces, controllerNamespace)
 	}
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 env.Scheme,
 		Cache:                  controllers.CacheOptions(cacheOpts),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
