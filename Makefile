@@ -32,8 +32,8 @@ all: build
 
 ## build: both binaries into bin/
 build:
-	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/kseal ./cmd/kseal
-	@if [ -d cmd/kseal-controller ]; then $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/kseal-controller ./cmd/kseal-controller; fi
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/kseal ./cmd/kseal
+	@if [ -d cmd/kseal-controller ]; then CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/kseal-controller ./cmd/kseal-controller; fi
 
 ## image: OCI images of the controller and the Argo CD plugin sidecar
 ## (IMAGE_PLATFORMS), no Docker needed: bin/image/<name>/ (OCI layout) and

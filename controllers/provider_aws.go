@@ -96,7 +96,7 @@ func (b *providerBuilder) serviceAccountRole(ctx context.Context, store *storeIn
 	if b.tokens == nil {
 		return "", errors.New("service accounts are not available (no Kubernetes client)")
 	}
-	sa, err := b.tokens.CoreV1().ServiceAccounts(ns).Get(ctx, sel.Name, metav1.GetOptions{})
+	sa, err := b.tokens.ServiceAccounts(ns).Get(ctx, sel.Name, metav1.GetOptions{})
 	if err != nil {
 		return "", fmt.Errorf("service account %s/%s: %w", ns, sel.Name, err)
 	}

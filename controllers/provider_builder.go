@@ -8,7 +8,7 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
@@ -100,7 +100,7 @@ type providerFactory func(ctx context.Context, store *storeInfo) (providers.Prov
 type providerBuilder struct {
 	client client.Client
 	// tokens requests service account tokens (TokenRequest API).
-	tokens kubernetes.Interface
+	tokens corev1client.CoreV1Interface
 	// awsBatchWindow is how long AWS reads wait to share a
 	// BatchGetSecretValue call.
 	awsBatchWindow time.Duration
@@ -204,7 +204,7 @@ func (b *providerBuilder) serviceAccountToken(store *storeInfo, sa v1alpha1.Serv
 		return nil, errors.New("service account tokens are not available (no Kubernetes client)")
 	}
 	return func(ctx context.Context) (string, error) {
-		tr, err := b.tokens.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa.Name, &authenticationv1.TokenRequest{
+		tr, err := b.tokens.ServiceAccounts(ns).CreateToken(ctx, sa.Name, &authenticationv1.TokenRequest{
 			Spec: authenticationv1.TokenRequestSpec{Audiences: audiences, ExpirationSeconds: &expiry},
 		}, metav1CreateOptions)
 		if err != nil {

@@ -121,7 +121,7 @@ func (b *providerBuilder) caProviderBundle(ctx context.Context, store *storeInfo
 	if b.tokens == nil {
 		return nil, errors.New("config maps are not available (no Kubernetes client)")
 	}
-	cm, err := b.tokens.CoreV1().ConfigMaps(ns).Get(ctx, cp.Name, metav1.GetOptions{})
+	cm, err := b.tokens.ConfigMaps(ns).Get(ctx, cp.Name, metav1.GetOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("caProvider ConfigMap %s/%s: %w", ns, cp.Name, err)
 	}

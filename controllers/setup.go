@@ -11,7 +11,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -201,7 +201,9 @@ func (s *apiServer) Start(ctx context.Context) error {
 // setupExternalSecrets registers the store and ExternalSecret reconcilers
 // with one shared provider cache.
 func setupExternalSecrets(mgr ctrl.Manager, opts Options, reload *reloader, shards *shardSet) error {
-	tokens, err := kubernetes.NewForConfig(mgr.GetConfig())
+	// Only the core/v1 client: the whole clientset would link (and
+	// initialise) every API group's client for three calls.
+	tokens, err := corev1client.NewForConfig(mgr.GetConfig())
 	if err != nil {
 		return err
 	}

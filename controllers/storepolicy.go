@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
@@ -207,11 +207,11 @@ func hostPort(u *url.URL) string {
 // service account issuer from its OIDC discovery document (by default the
 // API server's audience), and the audiences of the controller's own token.
 // Both are best effort; StorePolicy.APIServerAudiences adds what they miss.
-func discoverAPIServerAudiences(cfg *rest.Config, kube kubernetes.Interface) []string {
+func discoverAPIServerAudiences(cfg *rest.Config, kube corev1client.CoreV1Interface) []string {
 	var out []string
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if raw, err := kube.Discovery().RESTClient().Get().AbsPath("/.well-known/openid-configuration").DoRaw(ctx); err == nil {
+	if raw, err := kube.RESTClient().Get().AbsPath("/.well-known/openid-configuration").DoRaw(ctx); err == nil {
 		var doc struct {
 			Issuer string `json:"issuer"`
 		}

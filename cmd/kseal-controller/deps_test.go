@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -71,5 +73,57 @@ func TestInit_ksealPackagesAllocateLittle(t *testing.T) {
 	}
 	if seen < 100 {
 		t.Fatalf("only %d init trace lines in the output:\n%s", seen, out)
+	}
+}
+
+// TestLink_noUnusedHeavyCode builds the controller and reads its symbol
+// table: the typed clients of API groups it never calls must not be linked.
+// The whole clientset (kubernetes.NewForConfig) links a client for every
+// group, about 13 MB of code resident in each replica; the controller needs
+// only core/v1 (tokens, config maps), and controller-runtime brings
+// coordination (leases) and events.
+func TestLink_noUnusedHeavyCode(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build the controller with")
+	}
+	bin := filepath.Join(t.TempDir(), "kseal-controller")
+	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(goTool, "tool", "nm", bin).Output()
+	if err != nil {
+		t.Fatalf("go tool nm: %v", err)
+	}
+	const typed = "k8s.io/client-go/kubernetes/typed/"
+	allowed := []string{typed + "core/v1", typed + "coordination/v1", typed + "events/v1"}
+	groups := map[string]int{}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 {
+			continue
+		}
+		sym := f[len(f)-1]
+		if strings.HasPrefix(sym, "k8s.io/client-go/kubernetes.") {
+			t.Errorf("the whole clientset is linked (%s): use the typed client of the group needed", sym)
+		}
+		i := strings.Index(sym, typed)
+		if i < 0 {
+			continue
+		}
+		rest := strings.SplitN(sym[i+len(typed):], "/", 3)
+		if len(rest) < 2 {
+			continue
+		}
+		g := typed + rest[0] + "/" + strings.SplitN(rest[1], ".", 2)[0]
+		groups[g]++
+	}
+	if groups[typed+"core/v1"] == 0 {
+		t.Fatalf("no core/v1 client symbols found: is the symbol table read right?")
+	}
+	for g, n := range groups {
+		if !slices.Contains(allowed, g) {
+			t.Errorf("%d symbols of %s are linked; the controller does not call that group", n, g)
+		}
 	}
 }

@@ -16,7 +16,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -119,7 +118,7 @@ func run() error {
 		return fmt.Errorf("--label-selector: %w", err)
 	}
 	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+	if err := controllers.AddBuiltinToScheme(scheme); err != nil {
 		return err
 	}
 	if err := v1alpha1.AddToScheme(scheme); err != nil {

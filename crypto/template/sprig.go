@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	gotemplate "text/template"
 
 	"github.com/Masterminds/sprig/v3"
@@ -42,14 +43,15 @@ const (
 	costSmall  = 1 << 10   // ecdsa and ed25519 keys, parsing a key
 )
 
-// sprigBase is Sprig's function map, built once.
-var sprigBase = sprig.TxtFuncMap()
+// sprigBase is Sprig's function map, built on first use: a controller
+// whose objects use no templates never holds it.
+var sprigBase = sync.OnceValue(sprig.TxtFuncMap)
 
 // sprigFuncs returns Sprig's functions (without unavailable), bounded and
 // charged to r.
 func (r *run) sprigFuncs() gotemplate.FuncMap {
 	out := gotemplate.FuncMap{}
-	for name, fn := range sprigBase {
+	for name, fn := range sprigBase() {
 		if why, ok := unavailable[name]; ok {
 			out[name] = refused(name, why)
 			continue
