@@ -520,7 +520,7 @@ func parseIMDSRole(b []byte) (string, error) {
 		if line == "" {
 			continue
 		}
-		if len(line) > 128 || !roleName.MatchString(line) {
+		if len(line) > 128 || !roleName.MatchString(line) || strings.Trim(line, ".") == "" {
 			return "", errors.New("the role listing is malformed")
 		}
 		return line, nil
