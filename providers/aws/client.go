@@ -10,7 +10,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -110,14 +109,6 @@ func (c *client) jsonCall(ctx context.Context, op string, in, out any) error {
 		return fmt.Errorf("aws %s: encode request: %w", op, err)
 	}
 	return c.invoke(ctx, op, body, func(b []byte) error { return decodeJSONObject(b, out) })
-}
-
-// queryCall calls a query-protocol operation with form and decodes the XML
-// answer into out.
-func (c *client) queryCall(ctx context.Context, op string, form url.Values, out any) error {
-	form.Set("Action", op)
-	form.Set("Version", stsVersion)
-	return c.invoke(ctx, op, []byte(form.Encode()), func(b []byte) error { return decodeXML(b, out) })
 }
 
 // decodeJSONObject decodes a JSON object into out; anything else (text,
