@@ -169,6 +169,10 @@ func backoff(attempt int, maxDelay time.Duration) time.Duration {
 
 // retryableAttempt reports whether another attempt may succeed.
 func retryableAttempt(err error) bool {
+	var ce *credentialError
+	if errors.As(err, &ce) {
+		return false // the credential source retried already
+	}
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return retryableCodes[ae.code] || ae.status == http.StatusTooManyRequests || ae.status >= 500
@@ -183,7 +187,7 @@ func (c *client) attempt(ctx context.Context, op string, body []byte, decode fun
 	if c.creds != nil {
 		var err error
 		if cr, err = c.creds.get(ctx); err != nil {
-			return &opError{op: op, err: fmt.Errorf("get credentials: %w", err)}
+			return &opError{op: op, err: &credentialError{err: err}}
 		}
 	}
 	parent := ctx
@@ -305,6 +309,12 @@ type opError struct {
 
 func (e *opError) Error() string { return "aws " + e.op + ": " + e.err.Error() }
 func (e *opError) Unwrap() error { return e.err }
+
+// credentialError is a failure to get the credentials to sign with.
+type credentialError struct{ err error }
+
+func (e *credentialError) Error() string { return "get credentials: " + e.err.Error() }
+func (e *credentialError) Unwrap() error { return e.err }
 
 // sendError is a request that got no answer (network, timeout): the URL
 // kseal built and the transport's error, never a body.
