@@ -156,14 +156,16 @@ func (c *client) invoke(ctx context.Context, op string, body []byte, decode func
 	}
 }
 
-// backoff is a full-jitter exponential delay: up to 2^attempt × 50ms,
-// capped at max.
+// backoff is a full-jitter exponential delay before attempt+1: up to
+// 2^attempt seconds (2 s, then 4 s, ...), capped at maxDelay (20 s by
+// default), as AWS's retry guidance has it: a throttled or failing
+// endpoint is given time, and the controller's own backoff covers longer
+// outages.
 func backoff(attempt int, maxDelay time.Duration) time.Duration {
 	if maxDelay <= 0 {
 		maxDelay = defaultMaxBackoff
 	}
-	d := 50 * time.Millisecond << min(attempt, 16)
-	d = min(d, maxDelay)
+	d := min(time.Second<<min(attempt, 16), maxDelay)
 	return time.Duration(rand.Int64N(int64(d)) + 1)
 }
 
