@@ -54,7 +54,9 @@ const (
 // proxy, with a short timeout.
 var localHTTP = &http.Client{
 	Timeout:   localTimeout,
-	Transport: &http.Transport{Proxy: nil, DialContext: (&net.Dialer{Timeout: localTimeout}).DialContext, MaxIdleConns: 2},
+	// A link-local endpoint that is there connects at once; where there
+	// is none (not on EC2), give up soon.
+	Transport: &http.Transport{Proxy: nil, DialContext: (&net.Dialer{Timeout: time.Second}).DialContext, MaxIdleConns: 2},
 	CheckRedirect: func(*http.Request, []*http.Request) error {
 		return errors.New("credential endpoints do not redirect")
 	},
