@@ -146,7 +146,7 @@ func (c *client) invoke(ctx context.Context, op string, body []byte, decode func
 		if err == nil || attempt >= c.maxAttempts || !retryableAttempt(err) || ctx.Err() != nil {
 			return err
 		}
-		t := time.NewTimer(backoff(attempt, c.maxBackoff))
+		t := time.NewTimer(backoff(attempt, c.maxBackoff, isThrottle(err)))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -156,17 +156,35 @@ func (c *client) invoke(ctx context.Context, op string, body []byte, decode func
 	}
 }
 
-// backoff is a full-jitter exponential delay before attempt+1: up to
-// 2^attempt seconds (2 s, then 4 s, ...), capped at maxDelay (20 s by
-// default), as AWS's retry guidance has it: a throttled or failing
-// endpoint is given time, and the controller's own backoff covers longer
-// outages.
-func backoff(attempt int, maxDelay time.Duration) time.Duration {
+// backoff is a full-jitter exponential delay before attempt+1, after
+// AWS's standard retry behavior: up to base × 2^(attempt-1), base 50 ms,
+// or 1 s when the error was throttling (the service asked for time),
+// capped at maxDelay (20 s by default). The controller's own backoff covers
+// longer outages.
+func backoff(attempt int, maxDelay time.Duration, throttled bool) time.Duration {
 	if maxDelay <= 0 {
 		maxDelay = defaultMaxBackoff
 	}
-	d := min(time.Second<<min(attempt, 16), maxDelay)
+	base := 50 * time.Millisecond
+	if throttled {
+		base = time.Second
+	}
+	d := min(base<<min(max(attempt-1, 0), 16), maxDelay)
 	return time.Duration(rand.Int64N(int64(d)) + 1)
+}
+
+// isThrottle reports whether err is the service asking to slow down.
+func isThrottle(err error) bool {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.code {
+	case "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
+		"ProvisionedThroughputExceededException", "RequestThrottled":
+		return true
+	}
+	return ae.status == http.StatusTooManyRequests
 }
 
 // retryableAttempt reports whether another attempt may succeed.

@@ -53,7 +53,7 @@ const (
 // localHTTP talks to link-local credential endpoints: never through a
 // proxy, with a short timeout.
 var localHTTP = &http.Client{
-	Timeout:   localTimeout,
+	Timeout: localTimeout,
 	// A link-local endpoint that is there connects at once; where there
 	// is none (not on EC2), give up soon.
 	Transport: &http.Transport{Proxy: nil, DialContext: (&net.Dialer{Timeout: time.Second}).DialContext, MaxIdleConns: 2},
