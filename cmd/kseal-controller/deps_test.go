@@ -16,6 +16,29 @@ import (
 // (and its pages into the controller's memory). Only the kseal CLI, which
 // re-encrypts with the library, may import it.
 func TestDependencies_noSopsLibrary(t *testing.T) {
+	for _, p := range controllerDeps(t) {
+		if strings.HasPrefix(p, "github.com/getsops/sops") {
+			t.Errorf("kseal-controller depends on %s: decrypt SOPS documents with crypto/sops, not the sops library", p)
+		}
+	}
+}
+
+// TestDependencies_noAWSSDK: the controller calls AWS with kseal's own
+// client (providers/aws: SigV4, the JSON and query protocols, the
+// credential chain), so it links none of the AWS SDK, whose code and init
+// tables were most of what the controller's memory held beyond its own.
+// The SDK stays in tests (the emulator, the signer cross-check).
+func TestDependencies_noAWSSDK(t *testing.T) {
+	for _, p := range controllerDeps(t) {
+		if strings.HasPrefix(p, "github.com/aws/") {
+			t.Errorf("kseal-controller depends on %s: call AWS through providers/aws's own client", p)
+		}
+	}
+}
+
+// controllerDeps lists the packages the controller links.
+func controllerDeps(t *testing.T) []string {
+	t.Helper()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("no go command to list the dependencies with")
@@ -28,11 +51,7 @@ func TestDependencies_noSopsLibrary(t *testing.T) {
 	if len(deps) < 100 {
 		t.Fatalf("go list -deps listed only %d packages", len(deps))
 	}
-	for _, p := range deps {
-		if strings.HasPrefix(p, "github.com/getsops/sops") {
-			t.Errorf("kseal-controller depends on %s: decrypt SOPS documents with crypto/sops, not the sops library", p)
-		}
-	}
+	return deps
 }
 
 // maxInitAlloc bounds what the init of each kseal package may allocate:

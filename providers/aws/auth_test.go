@@ -161,3 +161,27 @@ func TestProvider_Validate(t *testing.T) {
 		t.Fatalf("unavailable: err = %v, want retryable", err)
 	}
 }
+
+// A throttled role assumption is retried by the STS call itself, not once
+// more per attempt of the operation that needed the credentials.
+func TestProvider_assumeRoleThrottled(t *testing.T) {
+	srv := awstest.NewServer(t)
+	key := secretName(t, "k")
+	srv.CreateSecret(t, key, "v", nil)
+	p := newTestProvider(t, srv, noBatch, func(c *Config) { c.Role = testRole })
+	srv.Fail("AssumeRole", awstest.Always, awstest.Fault{Status: 400, Code: "Throttling", Message: "Rate exceeded"})
+	_, err := p.GetSecret(context.Background(), providers.Ref{Key: key})
+	if !providers.IsRetryable(err) {
+		t.Fatalf("err = %v, want retryable", err)
+	}
+	if n := srv.Calls("AssumeRole"); n != DefaultMaxAttempts {
+		t.Errorf("AssumeRole calls = %d, want %d", n, DefaultMaxAttempts)
+	}
+	if n := srv.Calls("GetSecretValue"); n != 0 {
+		t.Errorf("GetSecretValue calls = %d, want 0", n)
+	}
+	srv.ClearFaults()
+	if v, err := p.GetSecret(context.Background(), providers.Ref{Key: key}); err != nil || string(v) != "v" {
+		t.Fatalf("after the throttling: %q, %v", v, err)
+	}
+}

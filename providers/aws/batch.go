@@ -9,9 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	awssdk "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
 	"github.com/kseal-dev/kseal/providers"
 )
 
@@ -248,27 +245,27 @@ func (p *Provider) batchGet(ctx context.Context, ids []string) (map[string]resul
 		return nil, providers.Retryable(errClosed)
 	}
 	got := make(map[string]result, len(ids))
-	in := &secretsmanager.BatchGetSecretValueInput{SecretIdList: ids}
+	in := batchGetSecretValueInput{SecretIDList: ids}
 	// With a SecretIdList AWS answers in one page; follow NextToken anyway,
 	// a bounded number of times.
 	for range len(ids) {
-		out, err := p.client.BatchGetSecretValue(ctx, in)
-		if err != nil {
+		var out batchGetSecretValueOutput
+		if err := p.client.jsonCall(ctx, "BatchGetSecretValue", in, &out); err != nil {
 			return nil, err
 		}
 		for _, v := range out.SecretValues {
 			val, err := secretValue(v.SecretString, v.SecretBinary)
 			for _, id := range ids {
-				if names(id, awssdk.ToString(v.Name), awssdk.ToString(v.ARN)) {
+				if names(id, deref(v.Name), deref(v.ARN)) {
 					got[id] = result{val: val, err: err}
 				}
 			}
 		}
 		for _, e := range out.Errors {
-			id := awssdk.ToString(e.SecretId)
-			got[id] = result{err: itemError(awssdk.ToString(e.ErrorCode), awssdk.ToString(e.Message))}
+			id := deref(e.SecretID)
+			got[id] = result{err: itemError(deref(e.ErrorCode), deref(e.Message))}
 		}
-		if awssdk.ToString(out.NextToken) == "" {
+		if deref(out.NextToken) == "" || deref(out.NextToken) == deref(in.NextToken) {
 			break
 		}
 		in.NextToken = out.NextToken

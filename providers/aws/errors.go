@@ -8,9 +8,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
-
 	"github.com/kseal-dev/kseal/providers"
 )
 
@@ -42,8 +39,8 @@ func codes(cs ...string) map[string]bool {
 	return m
 }
 
-// errMalformed replaces SDK deserialization errors, whose text may quote
-// bytes of the response body (a secret value).
+// errMalformed replaces decoding errors, whose text may quote bytes of the
+// response body (a secret value).
 var errMalformed = errors.New("malformed response from AWS")
 
 // knownCode returns code when kseal knows it (one of the lists above), else
@@ -88,55 +85,46 @@ func (e *apiError) Error() string {
 	return b.String()
 }
 
-// classify maps an SDK error onto the providers contract: ErrNotFound,
-// ErrAuth, Retryable, or an apiError. Error responses are reduced to an
+// classify maps a client error onto the providers contract: ErrNotFound,
+// ErrAuth, Retryable, or an apiError. Error answers are reduced to an
 // apiError (see there); context errors keep matching errors.Is.
 func classify(err error) error {
 	if err == nil {
 		return nil
 	}
 	var op string
-	var oe *smithy.OperationError
-	if errors.As(err, &oe) {
-		op = oe.Operation()
+	var oe *opError
+	var se *sendError
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+		op = ae.op
+	case errors.As(err, &oe):
+		op = oe.op
+	case errors.As(err, &se):
+		op = se.op
 	}
 	switch {
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("aws %s: %w", op, context.Canceled)
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded) && se == nil:
 		return fmt.Errorf("aws %s: %w", op, context.DeadlineExceeded)
 	case providers.IsResponseTooLarge(err):
 		return fmt.Errorf("aws %s: %w", op, providers.ErrResponseTooLarge)
-	}
-	status := 0
-	var re interface{ HTTPStatusCode() int }
-	if errors.As(err, &re) {
-		status = re.HTTPStatusCode()
-	}
-	var de *smithy.DeserializationError
-	if errors.As(err, &de) {
-		if status >= 300 {
-			// An error response whose body is not AWS's JSON.
-			return classifyStatus(&apiError{op: op, status: status})
-		}
-		return providers.Retryable(errMalformed)
-	}
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		safe := &apiError{op: op, status: status, code: knownCode(ae.ErrorCode())}
-		if e := classifyCode(safe.code, safe); e != nil {
+	case ae != nil:
+		if e := classifyCode(ae.code, ae); e != nil {
 			return e
 		}
-		return classifyStatus(safe)
-	}
-	var se *smithyhttp.RequestSendError
-	var ne net.Error
-	if errors.As(err, &se) || errors.As(err, &ne) {
+		return classifyStatus(ae)
+	case errors.Is(err, errMalformed):
+		return providers.Retryable(fmt.Errorf("aws %s: %w", op, errMalformed))
+	case se != nil:
 		// The URL kseal built and the network error; no body.
 		return providers.Retryable(err)
 	}
-	if status != 0 {
-		return classifyStatus(&apiError{op: op, status: status})
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return providers.Retryable(err)
 	}
 	return err
 }
@@ -179,14 +167,14 @@ func itemError(code, _ string) error {
 // isUnknownOperation reports whether the endpoint does not implement the
 // operation.
 func isUnknownOperation(err error) bool {
-	var ae smithy.APIError
-	return errors.As(err, &ae) && unknownOperationCodes[ae.ErrorCode()]
+	var ae *apiError
+	return errors.As(err, &ae) && unknownOperationCodes[ae.code]
 }
 
 // isAccessDenied reports whether Secrets Manager's IAM check refused the
 // operation to credentials it accepted. (STS refusals, code AccessDenied,
 // are credential failures and do not match.)
 func isAccessDenied(err error) bool {
-	var ae smithy.APIError
-	return errors.As(err, &ae) && ae.ErrorCode() == "AccessDeniedException"
+	var ae *apiError
+	return errors.As(err, &ae) && ae.code == "AccessDeniedException"
 }

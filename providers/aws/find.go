@@ -10,10 +10,6 @@ import (
 	"strings"
 	"sync"
 
-	awssdk "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-
 	"github.com/kseal-dev/kseal/providers"
 )
 
@@ -67,34 +63,40 @@ func (p *Provider) Find(ctx context.Context, q providers.Query) (map[string][]by
 
 // list pages through ListSecrets and keeps the exact matches.
 func (p *Provider) list(ctx context.Context, q providers.Query) ([]listed, error) {
-	in := &secretsmanager.ListSecretsInput{Filters: listFilters(q), MaxResults: awssdk.Int32(listPageSize)}
-	pages := secretsmanager.NewListSecretsPaginator(p.client, in)
+	in := listSecretsInput{Filters: listFilters(q), MaxResults: listPageSize}
 	var found []listed
-	for pages.HasMorePages() {
+	for page := 1; ; page++ {
 		if p.ctx.Err() != nil {
 			return nil, providers.Retryable(errClosed)
 		}
-		page, err := pages.NextPage(ctx)
-		if err != nil {
+		var out listSecretsOutput
+		if err := p.client.jsonCall(ctx, "ListSecrets", in, &out); err != nil {
 			return nil, classify(err)
 		}
-		for _, s := range page.SecretList {
-			name := awssdk.ToString(s.Name)
+		for _, s := range out.SecretList {
+			name := deref(s.Name)
 			if matches(q, name, s.Tags) {
-				found = append(found, listed{name: name, arn: awssdk.ToString(s.ARN)})
+				found = append(found, listed{name: name, arn: deref(s.ARN)})
 			}
 		}
+		next, err := nextToken(deref(in.NextToken), out.NextToken, page)
+		if err != nil {
+			return nil, err
+		}
+		if next == "" {
+			return found, nil
+		}
+		in.NextToken = &next
 	}
-	return found, nil
 }
 
 // listFilters turns q into ListSecrets filters (AND of filters; prefix
 // match). Values AWS would reject or read as a negation are left out, as
 // are filters beyond the limit; matches() checks everything anyway.
-func listFilters(q providers.Query) []types.Filter {
-	var fs []types.Filter
+func listFilters(q providers.Query) []filter {
+	var fs []filter
 	if isFilterValue(q.Path) {
-		fs = append(fs, types.Filter{Key: types.FilterNameStringTypeName, Values: []string{q.Path}})
+		fs = append(fs, filter{Key: filterName, Values: []string{q.Path}})
 	}
 	keys := make([]string, 0, len(q.Tags))
 	for k := range q.Tags {
@@ -103,17 +105,17 @@ func listFilters(q providers.Query) []types.Filter {
 	sort.Strings(keys)
 	for _, k := range keys {
 		if isFilterValue(k) && len(fs) < maxFilters {
-			fs = append(fs, types.Filter{Key: types.FilterNameStringTypeTagKey, Values: []string{k}})
+			fs = append(fs, filter{Key: filterTagKey, Values: []string{k}})
 		}
 		if v := q.Tags[k]; isFilterValue(v) && len(fs) < maxFilters {
-			fs = append(fs, types.Filter{Key: types.FilterNameStringTypeTagValue, Values: []string{v}})
+			fs = append(fs, filter{Key: filterTagValue, Values: []string{v}})
 		}
 	}
 	return fs
 }
 
 // matches checks q exactly against one listed secret.
-func matches(q providers.Query, name string, tags []types.Tag) bool {
+func matches(q providers.Query, name string, tags []tag) bool {
 	if !strings.HasPrefix(name, q.Path) {
 		return false
 	}
@@ -121,8 +123,8 @@ func matches(q providers.Query, name string, tags []types.Tag) bool {
 		return false
 	}
 	for k, v := range q.Tags {
-		if !slices.ContainsFunc(tags, func(t types.Tag) bool {
-			return awssdk.ToString(t.Key) == k && awssdk.ToString(t.Value) == v
+		if !slices.ContainsFunc(tags, func(t tag) bool {
+			return deref(t.Key) == k && deref(t.Value) == v
 		}) {
 			return false
 		}
@@ -201,7 +203,7 @@ func (p *Provider) Validate(ctx context.Context) error {
 	if p.ctx.Err() != nil {
 		return providers.Retryable(errClosed)
 	}
-	_, err := p.client.ListSecrets(ctx, &secretsmanager.ListSecretsInput{MaxResults: awssdk.Int32(1)})
+	err := p.client.jsonCall(ctx, "ListSecrets", listSecretsInput{MaxResults: 1}, nil)
 	if err != nil && !isAccessDenied(err) {
 		return fmt.Errorf("secretsmanager validate: %w", classify(err))
 	}

@@ -8,9 +8,6 @@ import (
 	"sync"
 	"time"
 
-	awssdk "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-
 	"github.com/kseal-dev/kseal/providers"
 )
 
@@ -43,7 +40,7 @@ const (
 // for a version, uses GetParameter. SecureString values are always
 // decrypted, as External Secrets Operator does.
 type ParameterStore struct {
-	client *ssm.Client
+	client *client
 	// prefix is Config.Prefix, put before every name GetSecret reads.
 	prefix string
 	// batch coalesces current-value reads; nil when BatchWindow < 0.
@@ -81,18 +78,12 @@ func NewParameterStore(ctx context.Context, cfg Config) (*ParameterStore, error)
 	if err != nil {
 		return nil, err
 	}
-	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	awsCfg, err := loadConfig(ctx, base, cfg)
+	c, err := newServiceClient(cfg, ssmService)
 	if err != nil {
-		cancel()
 		return nil, err
 	}
-	client := ssm.NewFromConfig(awsCfg, func(o *ssm.Options) {
-		if cfg.Endpoint != "" {
-			o.BaseEndpoint = awssdk.String(cfg.Endpoint)
-		}
-	})
-	p := &ParameterStore{client: client, prefix: cfg.Prefix, ctx: base, cancel: cancel}
+	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p := &ParameterStore{client: c, prefix: cfg.Prefix, ctx: base, cancel: cancel}
 	if cfg.BatchWindow > 0 {
 		p.batch = newBatcher(base, cfg.BatchWindow, min(cfg.MaxBatch, ParameterStoreMaxBatch), p.fetchMany)
 	}
@@ -165,8 +156,8 @@ func (p *ParameterStore) getOne(ctx context.Context, name string) ([]byte, error
 	if p.ctx.Err() != nil {
 		return nil, providers.Retryable(errClosed)
 	}
-	out, err := p.client.GetParameter(ctx, &ssm.GetParameterInput{Name: awssdk.String(name), WithDecryption: awssdk.Bool(true)})
-	if err != nil {
+	var out getParameterOutput
+	if err := p.client.jsonCall(ctx, "GetParameter", getParameterInput{Name: name, WithDecryption: true}, &out); err != nil {
 		return nil, classify(err)
 	}
 	if out.Parameter == nil {
@@ -227,15 +218,15 @@ func (p *ParameterStore) getParameters(ctx context.Context, names []string) (map
 	if p.ctx.Err() != nil {
 		return nil, providers.Retryable(errClosed)
 	}
-	out, err := p.client.GetParameters(ctx, &ssm.GetParametersInput{Names: names, WithDecryption: awssdk.Bool(true)})
-	if err != nil {
+	var out getParametersOutput
+	if err := p.client.jsonCall(ctx, "GetParameters", getParametersInput{Names: names, WithDecryption: true}, &out); err != nil {
 		return nil, err
 	}
 	got := make(map[string]result, len(names))
 	for _, prm := range out.Parameters {
 		val, err := parameterValue(prm.Value)
 		for _, n := range names {
-			if n == awssdk.ToString(prm.Name) || n == awssdk.ToString(prm.ARN) {
+			if n == deref(prm.Name) || n == deref(prm.ARN) {
 				got[n] = result{val: val, err: err}
 			}
 		}
@@ -289,26 +280,22 @@ func (p *ParameterStore) Find(ctx context.Context, q providers.Query) (map[strin
 	if path == "" {
 		path = "/"
 	}
-	in := &ssm.GetParametersByPathInput{
-		Path: awssdk.String(path), Recursive: awssdk.Bool(true),
-		WithDecryption: awssdk.Bool(true), MaxResults: awssdk.Int32(parameterPageSize),
-	}
+	in := getParametersByPathInput{Path: path, Recursive: true, WithDecryption: true, MaxResults: parameterPageSize}
 	values := map[string][]byte{}
 	seen, total := 0, 0
-	pages := ssm.NewGetParametersByPathPaginator(p.client, in)
-	for pages.HasMorePages() {
+	for pageNo := 1; ; pageNo++ {
 		if p.ctx.Err() != nil {
 			return nil, providers.Retryable(errClosed)
 		}
-		page, err := pages.NextPage(ctx)
-		if err != nil {
+		var page parametersPage
+		if err := p.client.jsonCall(ctx, "GetParametersByPath", in, &page); err != nil {
 			return nil, fmt.Errorf("parameterstore find %s: %w", path, classify(err))
 		}
 		for _, prm := range page.Parameters {
 			if seen++; seen > MaxFindParameters {
 				return nil, fmt.Errorf("parameterstore find %s: more than %d parameters; narrow find.path", path, MaxFindParameters)
 			}
-			name := awssdk.ToString(prm.Name)
+			name := deref(prm.Name)
 			if q.NameRegexp != nil && !q.NameRegexp.MatchString(name) {
 				continue
 			}
@@ -321,8 +308,15 @@ func (p *ParameterStore) Find(ctx context.Context, q providers.Query) (map[strin
 			}
 			values[name] = v
 		}
+		next, err := nextToken(deref(in.NextToken), page.NextToken, pageNo)
+		if err != nil {
+			return nil, fmt.Errorf("parameterstore find %s: %w", path, err)
+		}
+		if next == "" {
+			return values, nil
+		}
+		in.NextToken = &next
 	}
-	return values, nil
 }
 
 // Validate proves the credentials work with DescribeParameters of one
@@ -333,7 +327,7 @@ func (p *ParameterStore) Validate(ctx context.Context) error {
 	if p.ctx.Err() != nil {
 		return providers.Retryable(errClosed)
 	}
-	_, err := p.client.DescribeParameters(ctx, &ssm.DescribeParametersInput{MaxResults: awssdk.Int32(1)})
+	err := p.client.jsonCall(ctx, "DescribeParameters", describeParametersInput{MaxResults: 1}, nil)
 	if err != nil && !isAccessDenied(err) {
 		return fmt.Errorf("parameterstore validate: %w", classify(err))
 	}

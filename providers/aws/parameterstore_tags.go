@@ -8,10 +8,6 @@ import (
 	"slices"
 	"sync"
 
-	awssdk "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
-
 	"github.com/kseal-dev/kseal/providers"
 )
 
@@ -65,37 +61,40 @@ func (p *ParameterStore) findByTags(ctx context.Context, q providers.Query) (map
 // describeTagged returns the sorted names DescribeParameters lists for q,
 // refusing more than MaxFindParameters.
 func (p *ParameterStore) describeTagged(ctx context.Context, q providers.Query) ([]string, error) {
-	in := &ssm.DescribeParametersInput{MaxResults: awssdk.Int32(describePageSize)}
+	in := describeParametersInput{MaxResults: describePageSize}
 	for _, k := range slices.Sorted(maps.Keys(q.Tags)) {
-		in.ParameterFilters = append(in.ParameterFilters, ssmtypes.ParameterStringFilter{
-			Key: awssdk.String("tag:" + k), Option: awssdk.String("Equals"), Values: []string{q.Tags[k]},
-		})
+		in.ParameterFilters = append(in.ParameterFilters, parameterFilter{Key: "tag:" + k, Option: "Equals", Values: []string{q.Tags[k]}})
 	}
 	if q.Path != "" {
-		in.ParameterFilters = append(in.ParameterFilters, ssmtypes.ParameterStringFilter{
-			Key: awssdk.String("Path"), Option: awssdk.String("Recursive"), Values: []string{q.Path},
-		})
+		in.ParameterFilters = append(in.ParameterFilters, parameterFilter{Key: "Path", Option: "Recursive", Values: []string{q.Path}})
 	}
 	var names []string
 	seen := 0
-	pages := ssm.NewDescribeParametersPaginator(p.client, in)
-	for pages.HasMorePages() {
+	for pageNo := 1; ; pageNo++ {
 		if p.ctx.Err() != nil {
 			return nil, providers.Retryable(errClosed)
 		}
-		page, err := pages.NextPage(ctx)
-		if err != nil {
+		var page parametersPage
+		if err := p.client.jsonCall(ctx, "DescribeParameters", in, &page); err != nil {
 			return nil, classify(err)
 		}
 		for _, prm := range page.Parameters {
 			if seen++; seen > MaxFindParameters {
 				return nil, fmt.Errorf("more than %d parameters carry these tags; narrow find.tags or set find.path", MaxFindParameters)
 			}
-			name := awssdk.ToString(prm.Name)
+			name := deref(prm.Name)
 			if name != "" && (q.NameRegexp == nil || q.NameRegexp.MatchString(name)) {
 				names = append(names, name)
 			}
 		}
+		next, err := nextToken(deref(in.NextToken), page.NextToken, pageNo)
+		if err != nil {
+			return nil, err
+		}
+		if next == "" {
+			break
+		}
+		in.NextToken = &next
 	}
 	slices.Sort(names)
 	return slices.Compact(names), nil

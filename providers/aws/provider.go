@@ -33,9 +33,6 @@ import (
 	"sync"
 	"time"
 
-	awssdk "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
 	"github.com/kseal-dev/kseal/providers"
 )
 
@@ -47,7 +44,7 @@ const (
 	// DefaultMaxBatch is the most secrets fetched by one BatchGetSecretValue
 	// call; it is also the limit AWS accepts.
 	DefaultMaxBatch = 20
-	// DefaultMaxAttempts bounds the SDK's own retries of one API call; the
+	// DefaultMaxAttempts bounds the client's own retries of one API call; the
 	// controller's backoff handles longer outages.
 	DefaultMaxAttempts = 3
 	// DefaultSessionName is the role session name used when assuming a role.
@@ -87,7 +84,7 @@ type Config struct {
 	RoleChain
 	// Prefix is put before every key GetSecret reads.
 	Prefix string
-	// Static holds access keys; when nil, WebIdentityToken or the SDK's
+	// Static holds access keys; when nil, WebIdentityToken or the
 	// default credential chain is used.
 	Static *StaticCredentials
 	// WebIdentityToken returns a fresh OIDC token (a Kubernetes service
@@ -95,7 +92,7 @@ type Config struct {
 	// AssumeRoleWithWebIdentity on Role. It is called whenever the
 	// temporary credentials need refreshing.
 	WebIdentityToken func(ctx context.Context) (string, error)
-	// HTTPClient sends every request; the SDK's default client when nil.
+	// HTTPClient sends every request; a shared default client when nil.
 	HTTPClient *http.Client
 	// BatchWindow is how long a GetSecret call waits for others to share a
 	// BatchGetSecretValue call with. Zero means DefaultBatchWindow; a
@@ -104,13 +101,12 @@ type Config struct {
 	// MaxBatch is the most distinct secrets in one BatchGetSecretValue call
 	// (1 to 20); zero means DefaultMaxBatch.
 	MaxBatch int
-	// MaxAttempts bounds the SDK's attempts per API call (retries included);
+	// MaxAttempts bounds the attempts per API call (retries included);
 	// zero means DefaultMaxAttempts.
 	MaxAttempts int
-	// MaxBackoff caps the SDK's delay between attempts; zero keeps the
-	// SDK's default (20s).
+	// MaxBackoff caps the delay between attempts; zero means 20s.
 	MaxBackoff time.Duration
-	// OnCall, when set, is called once per AWS API call (after the SDK's
+	// OnCall, when set, is called once per AWS API call (after the client's
 	// retries) with the operation name ("GetSecretValue",
 	// "BatchGetSecretValue", "ListSecrets", "AssumeRole",
 	// "AssumeRoleWithWebIdentity", ...) and its error. It must be fast and
@@ -131,7 +127,7 @@ type StaticCredentials struct {
 // Provider reads AWS Secrets Manager with one set of credentials. It
 // implements providers.Provider, Finder, Validator and Closer.
 type Provider struct {
-	client *secretsmanager.Client
+	client *client
 	// batch coalesces current-version reads; nil when BatchWindow < 0.
 	batch *batcher
 	// maxBatch bounds the ids of one BatchGetSecretValue call.
@@ -166,25 +162,19 @@ var errClosed = errors.New("aws provider is closed")
 
 // New checks cfg, builds the credential chain and the Secrets Manager
 // client, and starts the coalescing goroutine. It makes no API call (use
-// Validate); only the SDK default chain may read the environment and shared
-// config files. Call Close when done.
+// Validate); only the default chain reads the controller's environment and
+// shared config files. Call Close when done.
 func New(ctx context.Context, cfg Config) (*Provider, error) {
 	cfg, err := withDefaults(cfg)
 	if err != nil {
 		return nil, err
 	}
-	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	awsCfg, err := loadConfig(ctx, base, cfg)
+	c, err := newServiceClient(cfg, secretsManagerService)
 	if err != nil {
-		cancel()
 		return nil, err
 	}
-	client := secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) {
-		if cfg.Endpoint != "" {
-			o.BaseEndpoint = awssdk.String(cfg.Endpoint)
-		}
-	})
-	p := &Provider{client: client, maxBatch: cfg.MaxBatch, prefix: cfg.Prefix, ctx: base, cancel: cancel}
+	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p := &Provider{client: c, maxBatch: cfg.MaxBatch, prefix: cfg.Prefix, ctx: base, cancel: cancel}
 	if cfg.BatchWindow > 0 {
 		p.batch = newBatcher(base, cfg.BatchWindow, cfg.MaxBatch, p.fetchMany)
 	}
@@ -242,7 +232,7 @@ func withDefaults(cfg Config) (Config, error) {
 }
 
 // validRegion is the shape of an AWS region name; it keeps a region from
-// steering the SDK's endpoint host.
+// steering the endpoint host.
 var validRegion = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 func checkEndpoint(s string) error {
@@ -296,15 +286,15 @@ func (p *Provider) getOne(ctx context.Context, id, version string) ([]byte, erro
 	if p.ctx.Err() != nil {
 		return nil, providers.Retryable(errClosed)
 	}
-	in := &secretsmanager.GetSecretValueInput{SecretId: awssdk.String(id)}
+	in := getSecretValueInput{SecretID: id}
 	versionID, stage := ParseVersion(version)
 	if versionID != "" {
-		in.VersionId = awssdk.String(versionID)
+		in.VersionID = str(versionID)
 	} else {
-		in.VersionStage = awssdk.String(stage)
+		in.VersionStage = str(stage)
 	}
-	out, err := p.client.GetSecretValue(ctx, in)
-	if err != nil {
+	var out smValue
+	if err := p.client.jsonCall(ctx, "GetSecretValue", in, &out); err != nil {
 		return nil, classify(err)
 	}
 	return secretValue(out.SecretString, out.SecretBinary)

@@ -7,10 +7,6 @@ import (
 	"errors"
 	"fmt"
 
-	awssdk "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-
 	"github.com/kseal-dev/kseal/providers"
 )
 
@@ -53,7 +49,7 @@ func (p *Provider) PushSecret(ctx context.Context, ref providers.PushRef, value 
 	if cur != nil && bytes.Equal(cur, next) {
 		return nil
 	}
-	_, err = p.client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: awssdk.String(ref.Key), SecretBinary: next})
+	err = p.client.jsonCall(ctx, "PutSecretValue", putSecretValueInput{SecretID: ref.Key, SecretBinary: next, ClientRequestToken: idempotencyToken()}, nil)
 	if err != nil {
 		return fmt.Errorf("secretsmanager push %s: %w", ref, classify(err))
 	}
@@ -81,13 +77,13 @@ func (p *Provider) create(ctx context.Context, ref providers.PushRef, value []by
 	if err != nil {
 		return fmt.Errorf("secretsmanager push %s: %w", ref, err)
 	}
-	_, err = p.client.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-		Name: awssdk.String(ref.Key), SecretBinary: v,
-		Tags: []types.Tag{
-			{Key: awssdk.String(providers.ManagedByKey), Value: awssdk.String(ref.Mark())},
-			{Key: awssdk.String(providers.OwnerKey), Value: awssdk.String(ref.Owner)},
+	err = p.client.jsonCall(ctx, "CreateSecret", createSecretInput{
+		Name: ref.Key, SecretBinary: v, ClientRequestToken: idempotencyToken(),
+		Tags: []tag{
+			{Key: str(providers.ManagedByKey), Value: str(ref.Mark())},
+			{Key: str(providers.OwnerKey), Value: str(ref.Owner)},
 		},
-	})
+	}, nil)
 	if err != nil {
 		return fmt.Errorf("secretsmanager push %s: create: %w", ref, classify(err))
 	}
@@ -100,13 +96,13 @@ func (p *Provider) owned(ctx context.Context, ref providers.PushRef) (bool, erro
 	if p.ctx.Err() != nil {
 		return false, providers.Retryable(errClosed)
 	}
-	out, err := p.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: awssdk.String(ref.Key)})
-	if err != nil {
+	var out describeSecretOutput
+	if err := p.client.jsonCall(ctx, "DescribeSecret", secretIDInput{SecretID: ref.Key}, &out); err != nil {
 		return false, classify(err)
 	}
 	tags := make(map[string]string, len(out.Tags))
 	for _, t := range out.Tags {
-		tags[awssdk.ToString(t.Key)] = awssdk.ToString(t.Value)
+		tags[deref(t.Key)] = deref(t.Value)
 	}
 	return ref.Owns(tags), nil
 }
@@ -153,14 +149,14 @@ func (p *Provider) DeleteSecret(ctx context.Context, ref providers.PushRef) erro
 			if bytes.Equal(rest, cur) {
 				return nil
 			}
-			_, err = p.client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: awssdk.String(ref.Key), SecretBinary: rest})
+			err = p.client.jsonCall(ctx, "PutSecretValue", putSecretValueInput{SecretID: ref.Key, SecretBinary: rest, ClientRequestToken: idempotencyToken()}, nil)
 			if err != nil {
 				return fmt.Errorf("secretsmanager delete %s: %w", ref, classify(err))
 			}
 			return nil
 		}
 	}
-	_, err = p.client.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: awssdk.String(ref.Key)})
+	err = p.client.jsonCall(ctx, "DeleteSecret", secretIDInput{SecretID: ref.Key}, nil)
 	if err != nil && !errors.Is(classify(err), providers.ErrNotFound) {
 		return fmt.Errorf("secretsmanager delete %s: %w", ref, classify(err))
 	}
@@ -174,13 +170,13 @@ func (p *Provider) tagsJSON(ctx context.Context, id string) ([]byte, error) {
 	if p.ctx.Err() != nil {
 		return nil, providers.Retryable(errClosed)
 	}
-	out, err := p.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: awssdk.String(id)})
-	if err != nil {
+	var out describeSecretOutput
+	if err := p.client.jsonCall(ctx, "DescribeSecret", secretIDInput{SecretID: id}, &out); err != nil {
 		return nil, classify(err)
 	}
 	tags := make(map[string]string, len(out.Tags))
 	for _, t := range out.Tags {
-		tags[awssdk.ToString(t.Key)] = awssdk.ToString(t.Value)
+		tags[deref(t.Key)] = deref(t.Value)
 	}
 	return json.Marshal(tags)
 }

@@ -5,10 +5,6 @@ import (
 	"slices"
 	"strings"
 	"unicode"
-
-	awssdk "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
-	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 )
 
 // RoleChain is how roles are assumed on top of the base credentials, as in
@@ -118,35 +114,4 @@ func (cfg Config) checkChain() error {
 		}
 	}
 	return nil
-}
-
-// assumeChain puts the role chain on top of awsCfg's credentials.
-func assumeChain(awsCfg *awssdk.Config, cfg Config) {
-	for _, r := range cfg.AdditionalRoles {
-		assume(awsCfg, cfg, r, nil)
-	}
-	if cfg.Role == "" {
-		return
-	}
-	assume(awsCfg, cfg, cfg.Role, func(o *stscreds.AssumeRoleOptions) {
-		if cfg.ExternalID != "" {
-			o.ExternalID = awssdk.String(cfg.ExternalID)
-		}
-		for _, t := range cfg.SessionTags {
-			o.Tags = append(o.Tags, ststypes.Tag{Key: awssdk.String(t.Key), Value: awssdk.String(t.Value)})
-		}
-		o.TransitiveTagKeys = cfg.TransitiveTagKeys
-	})
-}
-
-// assume replaces awsCfg's credentials by those of role, obtained with
-// AssumeRole signed by the current ones.
-func assume(awsCfg *awssdk.Config, cfg Config, role string, opt func(*stscreds.AssumeRoleOptions)) {
-	provider := stscreds.NewAssumeRoleProvider(stsClient(*awsCfg, cfg), role, func(o *stscreds.AssumeRoleOptions) {
-		o.RoleSessionName = cfg.SessionName
-		if opt != nil {
-			opt(o)
-		}
-	})
-	awsCfg.Credentials = awssdk.NewCredentialsCache(provider)
 }

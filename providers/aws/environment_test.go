@@ -7,12 +7,13 @@ import (
 	"github.com/kseal-dev/kseal/providers/aws/awstest"
 )
 
-// TestSDKConfig_endpointsFromEnvironmentInEveryAuthMode: the SDK's own
-// endpoint settings (AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_ENDPOINT_URL_STS)
-// apply with static keys and with an assumed role too, not only with the
-// default credential chain; a store's own endpoint still wins; credentials
-// never come from the environment when the store names its own.
-func TestSDKConfig_endpointsFromEnvironmentInEveryAuthMode(t *testing.T) {
+// TestEnvironment_endpointsInEveryAuthMode: the environment's endpoint
+// settings (AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_ENDPOINT_URL_STS), as AWS
+// SDKs read them, apply with static keys and with an assumed role too, not
+// only with the default credential chain; a store's own endpoint still
+// wins; credentials never come from the environment when the store names
+// its own.
+func TestEnvironment_endpointsInEveryAuthMode(t *testing.T) {
 	srv := awstest.NewServer(t)
 	name := secretName(t, "db")
 	srv.CreateSecret(t, name, "from-env-endpoint", nil)
