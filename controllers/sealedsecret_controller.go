@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -193,6 +194,9 @@ func (r *sealedSecretReconciler) upToDateFromMeta(ctx context.Context, meta *met
 	}
 	if !unchangedFromMeta(meta, secret, written) {
 		return false
+	}
+	if written != "" && strings.HasSuffix(secret.Annotations[AnnotationSealedMark], ";srv="+written) {
+		r.statusWritten.Delete(key) // the cached mark says it now
 	}
 	confirmedTotal.WithLabelValues("metadata").Inc()
 	return true
