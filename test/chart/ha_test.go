@@ -328,7 +328,11 @@ func (sw *secretWrites) record(s *corev1.Secret) {
 		labels = append(labels, k+"="+v)
 	}
 	sort.Strings(labels)
-	meta := sha256.Sum256([]byte(fmt.Sprintf("%s|%q|%q|%v|%s", data, annotations, labels, s.OwnerReferences, s.Type)))
+	owners := make([]string, 0, len(s.OwnerReferences))
+	for _, o := range s.OwnerReferences {
+		owners = append(owners, fmt.Sprintf("%s/%s/%s/%s/%t", o.APIVersion, o.Kind, o.Name, o.UID, o.Controller != nil && *o.Controller))
+	}
+	meta := sha256.Sum256([]byte(fmt.Sprintf("%s|%q|%q|%q|%s", data, annotations, labels, owners, s.Type)))
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
 	if prev, seen := sw.last[s.Name]; seen && prev == string(meta[:]) {
