@@ -24,7 +24,13 @@ import (
 // What the controller caches. Its memory is what its informer caches hold,
 // so they hold only what a reconcile reads:
 //
-//   - SealedSecrets and SopsSecrets without their ciphertexts: the cached
+//   - kseal's SealedSecrets as metadata only (the reconciler watches them
+//     with builder.OnlyMetadata): the sealed mark on their Secret says
+//     whether anything changed (sealedmark.go), and a SealedSecret is read
+//     whole from the API server only when it cannot. sealedSecretTransform
+//     below only guards a typed informer that something might still start.
+//   - SopsSecrets (and SealedSecrets in a typed cache) without their
+//     ciphertexts: the cached
 //     copy keeps the metadata, template metadata, status and (for patch
 //     mode) the item names and template data, plus the fingerprint of the
 //     full object, which is all "is the Secret up to date" needs. The ciphertexts are read from the
@@ -165,6 +171,11 @@ type secretClient struct {
 // Get implements client.Reader. A Secret comes with its data: one the
 // cache holds without it is read from the API server.
 func (c secretClient) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if _, full := obj.(*v1alpha1.SealedSecret); full {
+		// The cache holds SealedSecrets as metadata only; a typed read
+		// from it would start a second informer holding every spec.
+		return c.api.Get(ctx, key, obj, opts...)
+	}
 	s, ok := obj.(*corev1.Secret)
 	if !ok {
 		return c.Client.Get(ctx, key, obj, opts...)
@@ -177,6 +188,15 @@ func (c secretClient) Get(ctx context.Context, key client.ObjectKey, obj client.
 	}
 	*s = corev1.Secret{}
 	return c.getAPI(ctx, key, s)
+}
+
+// List implements client.Reader: SealedSecrets whole come from the API
+// server (see Get), everything else from the cache.
+func (c secretClient) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	if _, full := list.(*v1alpha1.SealedSecretList); full {
+		return c.api.List(ctx, list, opts...)
+	}
+	return c.Client.List(ctx, list, opts...)
 }
 
 // getSecretMeta reads a Secret as the cache holds it (metadata and the

@@ -27,6 +27,10 @@ var (
 		Help:    "Time to decrypt all items of one SealedSecret.",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9),
 	})
+	confirmedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kseal_sealedsecret_marks_total",
+		Help: "SealedSecrets confirmed up to date from metadata alone by the sealed mark of their Secret (how=metadata: no API request, no decryption), and marks written (how=marked: one metadata patch of the Secret).",
+	}, []string{"how"})
 	apiRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kseal_api_requests_total",
 		Help: "HTTP API requests by endpoint and status code.",
@@ -55,7 +59,7 @@ var (
 
 func init() {
 	metrics.Registry.MustRegister(unsealTotal, decryptionsTotal, decryptDuration, keysLoaded, rsaOperations, apiRequests, providerCalls, syncTotal)
-	metrics.Registry.MustRegister(newestKeyCreated)
+	metrics.Registry.MustRegister(newestKeyCreated, confirmedTotal)
 }
 
 func observeAPI(endpoint string, code int, _ time.Duration) {

@@ -147,6 +147,9 @@ type keyRetry struct {
 	// everyReplica: with shards every replica runs the reconcilers and
 	// drains the channel (each reconciles its own shards).
 	everyReplica bool
+	// pending, when set, gives the objects not Ready instead of a list
+	// (a kind cached as metadata only, whose cache holds no status).
+	pending func() []client.Object
 }
 
 func newKeyRetry(newList func() client.ObjectList) *keyRetry {
@@ -161,6 +164,12 @@ func (k *keyRetry) source() source.Source {
 // queueNotReady lists the kind and queues every object not Ready.
 func (k *keyRetry) queueNotReady(ctx context.Context, c client.Client, km *KeyManager) {
 	if !k.everyReplica && !km.isLeader() {
+		return
+	}
+	if k.pending != nil {
+		for _, o := range k.pending() {
+			k.events <- event.GenericEvent{Object: o}
+		}
 		return
 	}
 	list := k.newList()

@@ -3,18 +3,24 @@ package controllers
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -58,26 +64,55 @@ type sealedSecretReconciler struct {
 	reload *reloader
 	// shards, when set, limits the work to this replica's shards.
 	shards *shardSet
+	// notReady holds the SealedSecrets (by key) whose last reconcile here
+	// did not end Ready: they are never confirmed from metadata, and a key
+	// change queues them again.
+	notReady sync.Map
+	// statusWritten holds, by key, the resourceVersion a SealedSecret had
+	// right after this process last wrote its Ready status (the mark on the
+	// Secret may not be in the cache yet).
+	statusWritten sync.Map
 }
 
 // SetupWithManager registers the reconciler; Secrets it owns are watched so
-// deleted or edited Secrets are restored.
+// deleted or edited Secrets are restored. SealedSecrets are watched as
+// metadata only (the cache holds neither spec nor status): a reconcile
+// reads the whole object from the API server only when the sealed mark of
+// its Secret cannot prove it unchanged (see sealedmark.go).
 func (r *sealedSecretReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		Owns(&corev1.Secret{})
 	var listOpts []client.ListOption
 	if r.selector != nil && !r.selector.Empty() {
-		b = b.For(&v1alpha1.SealedSecret{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
+		b = b.For(&v1alpha1.SealedSecret{}, builder.OnlyMetadata, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 			return r.selector.Matches(labels.Set(o.GetLabels()))
 		})))
 		listOpts = append(listOpts, client.MatchingLabelsSelector{Selector: r.selector})
 	} else {
-		b = b.For(&v1alpha1.SealedSecret{})
+		b = b.For(&v1alpha1.SealedSecret{}, builder.OnlyMetadata)
 	}
 	if r.retry != nil {
 		b = b.WatchesRawSource(r.retry.source())
 	}
-	return r.shards.complete(b, controllerOptions(max(r.workers, 1)), r, func() client.ObjectList { return &v1alpha1.SealedSecretList{} }, listOpts...)
+	return r.shards.complete(b, controllerOptions(max(r.workers, 1)), r, sealedSecretMetaList, listOpts...)
+}
+
+// sealedSecretGVK is the kind of kseal's SealedSecret.
+var sealedSecretGVK = v1alpha1.GroupVersion.WithKind("SealedSecret")
+
+// sealedSecretMeta is an empty SealedSecret as the metadata-only cache holds
+// it.
+func sealedSecretMeta() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(sealedSecretGVK)
+	return m
+}
+
+// sealedSecretMetaList lists SealedSecrets from the metadata-only cache.
+func sealedSecretMetaList() client.ObjectList {
+	l := &metav1.PartialObjectMetadataList{}
+	l.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("SealedSecretList"))
+	return l
 }
 
 // +kubebuilder:rbac:groups=kseal.dev,resources=sealedsecrets,verbs=get;list;watch
@@ -85,16 +120,170 @@ func (r *sealedSecretReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
-// Reconcile brings the Secret of one SealedSecret up to date. It records the
-// outcome in the Ready condition with one status patch.
+// Reconcile brings the Secret of one SealedSecret up to date. From the
+// cached metadata and the cached Secret it first tries to prove that
+// nothing changed (no API request, no decryption); otherwise it reads the
+// SealedSecret, runs the steps, records the outcome in the Ready condition
+// with one status patch, and records in the Secret's sealed mark the
+// resourceVersion that status patch produced.
 func (r *sealedSecretReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	return reconcileObject(ctx, r.Client, req, &v1alpha1.SealedSecret{}, nil, r.reconcile)
+	meta := sealedSecretMeta()
+	if err := r.Client.Get(ctx, req.NamespacedName, meta); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.NamespacedName)
+		}
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if !meta.DeletionTimestamp.IsZero() {
+		return reconcile.Result{}, nil
+	}
+	if r.upToDateFromMeta(ctx, meta) {
+		return reconcile.Result{}, nil
+	}
+	ss := &v1alpha1.SealedSecret{}
+	if err := r.api.Get(ctx, req.NamespacedName, ss); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.NamespacedName)
+		}
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if !ss.DeletionTimestamp.IsZero() {
+		return reconcile.Result{}, nil
+	}
+	_, _ = CacheTransform(ss)
+	base := ss.DeepCopy()
+	out := &sealedOutcome{}
+	res, err := r.reconcileLookup(ctx, ss, sealedSource{outcome: out}, sealedLookup(ss, sealedSource{}))
+	rv, perr := patchStatusMeta(ctx, r.Client, base, ss)
+	if perr != nil {
+		r.notReady.Store(req.NamespacedName, struct{}{})
+		r.statusWritten.Delete(req.NamespacedName)
+		if err == nil {
+			err = perr
+		}
+		return res, err
+	}
+	if merr := r.recordMark(ctx, ss, rv, out); merr != nil && err == nil {
+		err = merr
+	}
+	return res, err
 }
 
-// reconcile runs the steps: decide from the hashes, then (only when the
-// Secret must change) read the ciphertexts, decrypt and write.
-func (r *sealedSecretReconciler) reconcile(ctx context.Context, ss *v1alpha1.SealedSecret) (reconcile.Result, error) {
-	return r.reconcileSealed(ctx, ss, sealedSource{})
+// sealedOutcome is what a kseal SealedSecret's reconcile left for the sealed
+// mark: the Secret as it now is (written, or confirmed) when kseal keeps it
+// up to date as its own, nil otherwise (patch mode, refused, failed).
+type sealedOutcome struct {
+	secret *corev1.Secret
+}
+
+// upToDateFromMeta is unchangedFromMeta for the cached Secret of meta and
+// what this process remembers of the status it wrote. A SealedSecret this
+// process last saw not Ready is never confirmed from metadata.
+func (r *sealedSecretReconciler) upToDateFromMeta(ctx context.Context, meta *metav1.PartialObjectMetadata) bool {
+	key := client.ObjectKeyFromObject(meta)
+	if _, bad := r.notReady.Load(key); bad {
+		return false
+	}
+	secret := &corev1.Secret{}
+	if err := getSecret(ctx, r.Client, key, secret, lookupCached); err != nil {
+		return false
+	}
+	written := ""
+	if v, ok := r.statusWritten.Load(key); ok {
+		written = v.(string)
+	}
+	if !unchangedFromMeta(meta, secret, written) {
+		return false
+	}
+	if written != "" && strings.HasSuffix(secret.Annotations[AnnotationSealedMark], ";srv="+written) {
+		r.statusWritten.Delete(key) // the cached mark says it now
+	}
+	confirmedTotal.WithLabelValues("metadata").Inc()
+	return true
+}
+
+// recordMark remembers how the reconcile of ss ended and, when its Secret is
+// kseal's, up to date and the status Ready for the current generation, puts
+// into the Secret's sealed mark the resourceVersion rv that status has (one
+// metadata patch, none when the mark already says it; the label too for a
+// Secret written before kseal labelled them).
+func (r *sealedSecretReconciler) recordMark(ctx context.Context, ss *v1alpha1.SealedSecret, rv string, out *sealedOutcome) error {
+	key := client.ObjectKeyFromObject(ss)
+	ready := isReady(ss) && ss.Status.ObservedGeneration == ss.Generation
+	if !ready {
+		r.notReady.Store(key, struct{}{})
+		r.statusWritten.Delete(key)
+		return nil
+	}
+	r.notReady.Delete(key)
+	s := out.secret
+	if s == nil || rv == "" {
+		r.statusWritten.Delete(key)
+		return nil
+	}
+	want := markFor(ss, !skipOwnerReferences(ss), rv).String()
+	if s.Annotations[AnnotationSealedMark] != want || s.Labels[LabelWrittenBy] != writtenByValue {
+		patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
+			"labels":      map[string]string{LabelWrittenBy: writtenByValue},
+			"annotations": map[string]string{AnnotationSealedMark: want},
+		}})
+		if err != nil {
+			return err
+		}
+		m := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: s.Name}}
+		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+		if err := r.Client.Patch(ctx, m, client.RawPatch(types.MergePatchType, patch)); err != nil {
+			// Not remembered: the next reconcile reads the SealedSecret
+			// and tries again.
+			r.statusWritten.Delete(key)
+			return client.IgnoreNotFound(err)
+		}
+		confirmedTotal.WithLabelValues("marked").Inc()
+	}
+	r.statusWritten.Store(key, rv)
+	return nil
+}
+
+// notReadyObjects returns the SealedSecrets whose last reconcile here did
+// not end Ready, as metadata (for keyRetry: the cache holds no status).
+func (r *sealedSecretReconciler) notReadyObjects() []client.Object {
+	var out []client.Object
+	r.notReady.Range(func(k, _ any) bool {
+		m := sealedSecretMeta()
+		m.Namespace, m.Name = k.(types.NamespacedName).Namespace, k.(types.NamespacedName).Name
+		out = append(out, m)
+		return true
+	})
+	return out
+}
+
+// forget drops what this process remembers of a SealedSecret that is gone.
+func (r *sealedSecretReconciler) forget(key types.NamespacedName) {
+	r.notReady.Delete(key)
+	r.statusWritten.Delete(key)
+}
+
+// patchStatusMeta is patchStatus for a kseal SealedSecret, with the answer
+// read as metadata only: it returns the object's resourceVersion after the
+// patch (as it was when nothing needed writing), empty when it is gone.
+func patchStatusMeta(ctx context.Context, c client.Client, base, obj *v1alpha1.SealedSecret) (string, error) {
+	data, err := client.MergeFrom(base).Data(obj)
+	if err != nil {
+		return "", err
+	}
+	if string(data) == "{}" {
+		return obj.ResourceVersion, nil
+	}
+	m := sealedSecretMeta()
+	m.Namespace, m.Name = obj.Namespace, obj.Name
+	if err := c.Status().Patch(ctx, m, client.RawPatch(types.MergePatchType, data)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", nil
+		}
+		logf.FromContext(ctx).Error(err, "patch status")
+		return "", err
+	}
+	return m.ResourceVersion, nil
 }
 
 // sealedSource says where a SealedSecret reconciled by reconcileSealed
@@ -108,6 +297,9 @@ type sealedSource struct {
 	// adopted reports that secret is the other controller's write of this
 	// generation, to be kept as it is; nil: never.
 	adopted func(secret *corev1.Secret) bool
+	// outcome, when set (kseal's own kind), receives the Secret kseal keeps
+	// for the sealed mark, which the Secret is then written with.
+	outcome *sealedOutcome
 }
 
 // reconcileSealed is reconcile for ss coming from src.
@@ -143,6 +335,15 @@ func (r *sealedSecretReconciler) reconcileLookup(ctx context.Context, ss *v1alph
 		in.adopted = src.adopted != nil && secret != nil && src.adopted(secret)
 		return in
 	}
+	if src.outcome != nil {
+		input = func(ss *v1alpha1.SealedSecret) policyInput {
+			in := sealedSecretInput(ss, secret)
+			if !in.patch {
+				in.mark = markFor(ss, !in.skipOwner, "").String()
+			}
+			return in
+		}
+	}
 	in := input(ss)
 	act, reason, message := decide(in)
 	full := ss
@@ -165,6 +366,12 @@ func (r *sealedSecretReconciler) reconcileLookup(ctx context.Context, ss *v1alph
 	switch act {
 	case actionNone:
 		setReadyTrue(ss, reason, message)
+		if src.outcome != nil {
+			if !in.patch {
+				src.outcome.secret = secret // labelled with the mark (recordMark)
+			}
+			return reconcile.Result{}, nil
+		}
 		return reconcile.Result{}, labelWritten(ctx, r.Client, in)
 	case actionRefuse:
 		r.event(owner, corev1.EventTypeWarning, reason, message)
@@ -180,12 +387,16 @@ func (r *sealedSecretReconciler) reconcileLookup(ctx context.Context, ss *v1alph
 		unsealTotal.WithLabelValues("error", reason).Inc()
 		return fail(ss, terminal(reason, err), 0)
 	}
-	if err := writeTargetSecret(ctx, r.Client, owner, in, desired, keyName, act, r.reload); err != nil {
+	written, err := writeTarget(ctx, r.Client, owner, in, desired, keyName, act, r.reload)
+	if err != nil {
 		if how == lookupCached && apierrors.IsAlreadyExists(err) {
 			// A Secret the cache does not hold: decide again with it.
 			return r.reconcileLookup(ctx, ss, src, lookupMeta)
 		}
 		return fail(ss, retryable(v1alpha1.ReasonProgressing, fmt.Errorf("writing the Secret failed: %w", err)), 0)
+	}
+	if src.outcome != nil && !in.patch {
+		src.outcome.secret = written
 	}
 	wasReady := isReady(ss)
 	setReadyTrue(ss, v1alpha1.ReasonUnsealed, messageUpToDate)

@@ -78,6 +78,9 @@ type policyInput struct {
 	// current generation (sealed-secrets' Synced=True at this generation,
 	// see adopt_bitnami.go), kept as it is until the source changes.
 	adopted bool
+	// mark, when set, is the sealed mark the Secret is written with (kseal's
+	// own SealedSecrets, not in patch mode; see sealedmark.go).
+	mark string
 	// eso: the source is one of ESO's own ExternalSecrets, taken over in
 	// place; a Secret ESO wrote that already holds the wanted data is
 	// correct as it is (secretWrittenByESO).
@@ -269,13 +272,7 @@ func ownedBy(secret *corev1.Secret, uid types.UID, skipOwner bool) bool {
 // sealedHash fingerprints everything that decides the Secret's content:
 // namespace, name, scope annotations and spec.
 func sealedHash(ss *v1alpha1.SealedSecret) string {
-	scopeAnn := map[string]string{}
-	for _, k := range []string{v1alpha1.AnnotationScope, v1alpha1.AnnotationBitnamiNamespaceWide, v1alpha1.AnnotationBitnamiClusterWide,
-		v1alpha1.AnnotationPatch, v1alpha1.AnnotationBitnamiPatch, v1alpha1.AnnotationSkipSetOwnerReferences, v1alpha1.AnnotationBitnamiSkipSetOwnerReferences} {
-		if v, ok := ss.Annotations[k]; ok {
-			scopeAnn[k] = v
-		}
-	}
+	scopeAnn := sealedInputAnnotations(ss.Annotations)
 	b, _ := json.Marshal(struct {
 		Namespace, Name string
 		Annotations     map[string]string

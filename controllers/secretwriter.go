@@ -25,13 +25,20 @@ import (
 // Secrets. After an update that changed the data, reload restarts the
 // workloads that use the Secret (nil: rollout restarts are off).
 func writeTargetSecret(ctx context.Context, c client.Client, owner client.Object, in policyInput, desired *corev1.Secret, keyName string, act action, reload *reloader) error {
+	_, err := writeTarget(ctx, c, owner, in, desired, keyName, act, reload)
+	return err
+}
+
+// writeTarget is writeTargetSecret, returning the Secret as the API server
+// answered the write.
+func writeTarget(ctx context.Context, c client.Client, owner client.Object, in policyInput, desired *corev1.Secret, keyName string, act action, reload *reloader) (*corev1.Secret, error) {
 	current := in.secret
 	if act != actionCreate {
 		// The cache's copy has no data: patch mode merges into the
 		// current data, and a rollout restart compares it.
 		var err error
 		if current, err = withData(ctx, c, current); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	var target *corev1.Secret
@@ -73,7 +80,7 @@ func writeTargetSecret(ctx context.Context, c client.Client, owner client.Object
 			target.OwnerReferences = withoutOwner(target.OwnerReferences, ref.UID)
 		}
 		if err := controllerutil.SetControllerReference(owner, target, c.Scheme()); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if in.patch {
@@ -86,11 +93,16 @@ func writeTargetSecret(ctx context.Context, c client.Client, owner client.Object
 	if keyName != "" {
 		target.Annotations[AnnotationUnsealedWith] = keyName
 	}
+	if in.mark != "" {
+		target.Annotations[AnnotationSealedMark] = in.mark
+	} else {
+		delete(target.Annotations, AnnotationSealedMark)
+	}
 	if act == actionCreate {
-		return c.Create(ctx, target)
+		return target, c.Create(ctx, target)
 	}
 	// Only an update can change data workloads already read.
-	return reload.afterWrite(ctx, c.Update(ctx, target), owner, current, target)
+	return target, reload.afterWrite(ctx, c.Update(ctx, target), owner, current, target)
 }
 
 // writtenByValue is the value of LabelWrittenBy.

@@ -125,7 +125,7 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 		recorder:  recorder,
 		workers:   opts.Workers,
 		selector:  opts.SealedSecretSelector,
-		retry:     newKeyRetry(func() client.ObjectList { return &v1alpha1.SealedSecretList{} }),
+		retry:     newKeyRetry(sealedSecretMetaList),
 		reload:    reload,
 		shards:    shards,
 	}
@@ -140,6 +140,7 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controllers, error) {
 		shards:    shards,
 	}
 	ssr.retry.everyReplica, sops.retry.everyReplica = shards != nil, shards != nil
+	ssr.retry.pending = ssr.notReadyObjects
 	km.onChange = func() {
 		go sops.retry.queueNotReady(context.Background(), sops.Client, km)
 		ssr.retry.queueNotReady(context.Background(), ssr.Client, km)

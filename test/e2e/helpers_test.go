@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kseal-dev/kseal/api/v1alpha1"
+	"github.com/kseal-dev/kseal/controllers"
 	"github.com/kseal-dev/kseal/crypto/sealedsecret"
 	cli "github.com/kseal-dev/kseal/kubeseal-like-cli"
 )
@@ -98,9 +99,24 @@ func readyCondition(t testing.TB, ns, name string, status metav1.ConditionStatus
 			return false
 		}
 		cond = apimeta.FindStatusCondition(ss.Status.Conditions, v1alpha1.ConditionReady)
-		return cond != nil && cond.Status == status && cond.ObservedGeneration == ss.Generation && ss.Status.ObservedGeneration == ss.Generation
+		return cond != nil && cond.Status == status && cond.ObservedGeneration == ss.Generation && ss.Status.ObservedGeneration == ss.Generation &&
+			(status != metav1.ConditionTrue || markSettled(ns, name, ss.ResourceVersion))
 	})
 	return cond
+}
+
+// markSettled reports whether the Secret ns/name, when kseal marked it
+// (controllers.AnnotationSealedMark), records the SealedSecret's
+// resourceVersion rv: kseal patches the mark right after the Ready status,
+// so a test that edits the Secret waits for that patch instead of racing it
+// (a conflict).
+func markSettled(ns, name, rv string) bool {
+	s := &corev1.Secret{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s); err != nil {
+		return apierrors.IsNotFound(err)
+	}
+	m, marked := s.Annotations[controllers.AnnotationSealedMark]
+	return !marked || strings.HasSuffix(m, ";srv="+rv)
 }
 
 // getSecret returns the Secret, or nil when it does not exist.

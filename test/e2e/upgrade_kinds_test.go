@@ -96,11 +96,17 @@ func TestUpgrade_everyKindNoDecryptionNoWrite(t *testing.T) {
 		t.Errorf("Secret %s written %d times on upgrade", name, n)
 	}
 	// The one write an upgrade makes: kseal's cache label on each
-	// SealedSecret and SopsSecret Secret, once, data untouched (an
-	// ExternalSecret's Secret gets it with its next data change).
+	// SealedSecret and SopsSecret Secret (with the sealed mark on a
+	// SealedSecret's), once, data untouched (an ExternalSecret's Secret
+	// gets it with its next data change).
 	for _, name := range append(slices.Clone(names.sealed), names.sops...) {
 		if n := writes.labelled[name]; n != 1 {
 			t.Errorf("Secret %s labelled %d times on upgrade, want once", name, n)
+		}
+	}
+	for _, name := range names.sealed {
+		if getSecret(t, ns, name).Annotations[controllers.AnnotationSealedMark] == "" {
+			t.Errorf("Secret %s has no sealed mark after the upgrade", name)
 		}
 	}
 	for _, name := range names.external {
@@ -213,14 +219,20 @@ type secretWatch struct {
 }
 
 // onlyLabelled reports whether after is before with kseal's cache label
-// added and nothing else changed.
+// added (and, on a SealedSecret's Secret, the sealed mark: both come in one
+// metadata patch) and nothing else changed.
 func onlyLabelled(before, after *corev1.Secret) bool {
 	if before == nil || before.Labels[controllers.LabelWrittenBy] != "" || after.Labels[controllers.LabelWrittenBy] == "" {
 		return false
 	}
+	if before.Annotations[controllers.AnnotationSealedMark] != "" {
+		return false
+	}
 	labels := maps.Clone(after.Labels)
 	delete(labels, controllers.LabelWrittenBy)
-	return before.Type == after.Type && maps.Equal(before.Labels, labels) && maps.Equal(before.Annotations, after.Annotations) &&
+	annotations := maps.Clone(after.Annotations)
+	delete(annotations, controllers.AnnotationSealedMark)
+	return before.Type == after.Type && maps.Equal(before.Labels, labels) && maps.Equal(before.Annotations, annotations) &&
 		maps.EqualFunc(before.Data, after.Data, bytes.Equal)
 }
 
