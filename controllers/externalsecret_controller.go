@@ -135,7 +135,7 @@ func (r *externalSecretReconciler) reconcile(ctx context.Context, es *v1alpha1.E
 	if interval == 0 {
 		return reconcile.Result{}, nil
 	}
-	return reconcile.Result{RequeueAfter: interval + refreshJitter(es, interval)}, nil
+	return reconcile.Result{RequeueAfter: alignRefresh(now, interval+refreshJitter(es, interval), interval)}, nil
 }
 
 // targetIntact reports whether the target Secret holds what kseal last
@@ -340,6 +340,35 @@ func refreshInterval(es *v1alpha1.ExternalSecret) time.Duration {
 // syncVersion identifies the spec a sync used.
 func syncVersion(es *v1alpha1.ExternalSecret) string {
 	return strconv.FormatInt(es.Generation, 10)
+}
+
+// alignRefresh returns the delay from now to the first instant at or after
+// now+d on a grid of refreshGrid(interval): refreshes due within one grid
+// step fire together, so the provider's batch window (100 ms for Secrets
+// Manager) gathers full batches instead of the few the jitter and the
+// spread of the first sync leave in each window. A refresh is late by less
+// than one step (2 s for a 1m interval), never early.
+func alignRefresh(now time.Time, d, interval time.Duration) time.Duration {
+	g := refreshGrid(interval)
+	if g <= 0 || d <= 0 {
+		return d
+	}
+	due := now.Add(d)
+	next := due.Truncate(g)
+	if next.Before(due) {
+		next = next.Add(g)
+	}
+	return next.Sub(now)
+}
+
+// refreshGrid is the grid step of alignRefresh: 1/30 of the interval, at
+// most 1 min; none below 1 s (intervals under 30 s are kept exact).
+func refreshGrid(interval time.Duration) time.Duration {
+	g := min(interval/30, time.Minute)
+	if g < time.Second {
+		return 0
+	}
+	return g
 }
 
 // refreshJitter is a fixed share (0–10%) of the refresh interval, chosen by
