@@ -110,12 +110,12 @@ func (r *externalSecretReconciler) reconcile(ctx context.Context, es *v1alpha1.E
 	}
 	credentialsChanged := r.credentials.take(es)
 	if next, fresh := upToDate(es, secret, now, interval); fresh && !credentialsChanged {
-		return reconcile.Result{RequeueAfter: next}, nil
+		return reconcile.Result{RequeueAfter: alignRefresh(now, next, interval)}, nil
 	}
 	key := types.NamespacedName{Namespace: es.Namespace, Name: es.Name}
 	if !credentialsChanged && targetIntact(es, secret) {
 		if next, done := r.recent.covers(es, now, interval); done {
-			return reconcile.Result{RequeueAfter: next}, nil // the cached copy lags a sync just made
+			return reconcile.Result{RequeueAfter: alignRefresh(now, next, interval)}, nil // the cached copy lags a sync just made
 		}
 	}
 	reason, message, err := r.sync(ctx, es, secret)
